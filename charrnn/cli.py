@@ -1,0 +1,203 @@
+"""The command line: option declarations that build a config and call one library function."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from charrnn import __version__
+from charrnn.errors import CharRNNError
+from charrnn.train import TrainConfig, config_for_resume, last_checkpoint_path, train
+
+DEFAULT_CORPUS = Path("corpora") / "tinyshakespeare.txt"
+
+app = typer.Typer(
+    add_completion=True,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Character-level recurrent language models: train, sample, measure.",
+)
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"charrnn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Character-level recurrent language models: train, sample, measure."""
+
+
+def default_corpus() -> Path:
+    """The shipped Tiny Shakespeare: from the working directory, else beside the source tree."""
+    if DEFAULT_CORPUS.exists():
+        return DEFAULT_CORPUS
+    beside_package = Path(__file__).resolve().parent.parent / DEFAULT_CORPUS
+    return beside_package if beside_package.exists() else DEFAULT_CORPUS
+
+
+def _explicit_options(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The options the user actually typed (not defaults), for --resume's checks."""
+    source = ctx.get_parameter_source
+    return {k: v for k, v in values.items() if getattr(source(k), "name", "") == "COMMANDLINE"}
+
+
+D = TrainConfig.__dataclass_fields__  # defaults live once, in the config
+
+
+def _default(name: str) -> Any:
+    return D[name].default
+
+
+@app.command("train")
+def train_command(
+    ctx: typer.Context,
+    corpus: Annotated[
+        Path | None,
+        typer.Argument(help="UTF-8 text to train on (default: corpora/tinyshakespeare.txt)."),
+    ] = None,
+    checkpoint_dir: Annotated[Path, typer.Option(help="Where last.pt, best.pt and metrics.jsonl go.")] = Path(
+        "checkpoints"
+    ),
+    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (tanh).")] = _default("cell"),
+    num_layers: Annotated[int, typer.Option("--layers", help="Stacked recurrent layers.")] = _default(
+        "num_layers"
+    ),
+    hidden_size: Annotated[int, typer.Option("--hidden", help="Hidden units per layer.")] = _default(
+        "hidden_size"
+    ),
+    embed_size: Annotated[int, typer.Option("--embed", help="Character embedding size.")] = _default(
+        "embed_size"
+    ),
+    dropout: Annotated[
+        float, typer.Option(help="Dropout between layers and before the output layer, in [0, 1).")
+    ] = _default("dropout"),
+    val_frac: Annotated[
+        float, typer.Option(help="Last fraction of the text held out for validation.")
+    ] = _default("val_frac"),
+    batch_size: Annotated[int, typer.Option(help="Parallel contiguous streams per step.")] = _default(
+        "batch_size"
+    ),
+    seq_len: Annotated[int, typer.Option(help="Characters per window (truncated BPTT length).")] = _default(
+        "seq_len"
+    ),
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = _default("lr"),
+    min_lr_frac: Annotated[
+        float, typer.Option(help="Final learning rate as a fraction of --lr (cosine decay).")
+    ] = _default("min_lr_frac"),
+    warmup_steps: Annotated[int, typer.Option(help="Steps of linear learning-rate warm-up.")] = _default(
+        "warmup_steps"
+    ),
+    weight_decay: Annotated[float, typer.Option(help="AdamW decoupled weight decay (0 = Adam).")] = _default(
+        "weight_decay"
+    ),
+    grad_clip: Annotated[float, typer.Option(help="Clip the global gradient norm to this value.")] = _default(
+        "grad_clip"
+    ),
+    epochs: Annotated[int, typer.Option(help="Stop after this many epochs.")] = _default("epochs"),
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Stop after this many minutes of this invocation.")
+    ] = None,
+    eval_every: Annotated[
+        int, typer.Option(help="Validate, sample and checkpoint every N steps (and at the end).")
+    ] = _default("eval_every"),
+    log_every: Annotated[int, typer.Option(help="Log train loss and speed every N steps.")] = _default(
+        "log_every"
+    ),
+    sample_chars: Annotated[
+        int, typer.Option(help="Characters of sample shown at each evaluation (0 = none).")
+    ] = _default("sample_chars"),
+    seed: Annotated[int, typer.Option(help="Random seed: same seed and options, same run.")] = (
+        _default("seed")
+    ),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = _default("device"),
+    precision: Annotated[
+        str, typer.Option(help="fp32, bf16 (autocast) or auto (bf16 where measurably faster).")
+    ] = _default("precision"),
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: one per physical core).")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run saved in CHECKPOINT_DIR/last.pt.")
+    ] = False,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="Fine-tune: start from this checkpoint's weights and vocabulary."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Start over even if CHECKPOINT_DIR holds a run.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+) -> None:
+    """Train a character language model on CORPUS.
+
+    Example: charrnn train corpora/tinyshakespeare.txt --hidden 256 --max-minutes 5
+    """
+    fields = TrainConfig.__dataclass_fields__
+    options: dict[str, Any] = {
+        k: str(v) if isinstance(v, Path) else v
+        for k, v in ctx.params.items()
+        if k in fields and k != "corpus"
+    }
+    typed = _explicit_options(ctx, options)
+
+    def run() -> None:
+        if resume:
+            config = config_for_resume(checkpoint_dir, typed)
+            if corpus is not None:
+                config = replace(config, corpus=str(corpus))
+        else:
+            config = TrainConfig(corpus=str(corpus or default_corpus()), **options)
+        _train(config, resume=resume, init_from=init_from, force=force, quiet=quiet)
+
+    _run_reporting_errors(run)
+
+
+def _train(config: TrainConfig, *, resume: bool, init_from: Path | None, force: bool, quiet: bool) -> None:
+    from charrnn.reporting import RichReporter
+
+    reporter = None if quiet else RichReporter(err_console)
+    try:
+        result = train(
+            config, [reporter] if reporter else [], resume=resume, init_from=init_from, force=force
+        )
+    finally:
+        if reporter:
+            reporter.close()
+    if not quiet:
+        best = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "–"
+        err_console.print(
+            f"stopped ({result.stop_reason.replace('_', ' ')}) at step {result.step} after "
+            f"{result.seconds:.0f} s; best val {best} nats/char; checkpoints in "
+            f"{result.checkpoint_dir}/ ({last_checkpoint_path(Path(result.checkpoint_dir)).name}"
+            f"{', best.pt' if result.best_val_loss is not None else ''})"
+        )
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _run_reporting_errors(fn: Any) -> None:
+    """User-caused errors become one red line on stderr and exit code 1."""
+    try:
+        fn()
+    except CharRNNError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def main() -> None:
+    app(prog_name="charrnn")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,106 @@
+"""The model: embedding → stacked recurrent layers (LSTM, GRU or tanh RNN) → dropout → linear."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from charrnn.errors import ConfigError
+
+CELLS = ("lstm", "gru", "rnn")
+
+# A recurrent state is a tuple of (num_layers, B, hidden) tensors: (h, c) for an LSTM, (h,) otherwise.
+State = tuple[torch.Tensor, ...]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int
+    cell: str = "lstm"
+    num_layers: int = 2
+    hidden_size: int = 512
+    embed_size: int = 64
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ConfigError(f"--cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
+        for name in ("vocab_size", "num_layers", "hidden_size", "embed_size"):
+            if getattr(self, name) <= 0:
+                flag = {"num_layers": "--layers", "hidden_size": "--hidden", "embed_size": "--embed"}
+                raise ConfigError(f"{flag.get(name, name)} must be positive, not {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"--dropout must be in [0, 1), not {self.dropout}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        return cls(**d)
+
+
+_RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+class CharRNN(nn.Module):
+    """A stacked recurrent character language model; rebuildable from its config alone."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
+        # nn.LSTM/GRU/RNN run the whole stack in one fused oneDNN/cuDNN call and apply
+        # `dropout` between layers; the extra nn.Dropout below covers the last layer's output.
+        self.recurrent = _RECURRENT[config.cell](
+            config.embed_size,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.output_dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden_size, config.vocab_size)
+        self._init_forget_gate_bias()
+
+    def _init_forget_gate_bias(self) -> None:
+        """A forget-gate bias of 1 lets gradients flow through time early in training (Gers 2000)."""
+        if self.config.cell != "lstm":
+            return
+        h = self.config.hidden_size
+        with torch.no_grad():
+            for layer in range(self.config.num_layers):
+                # PyTorch adds bias_ih and bias_hh; the gates are ordered input, forget, cell, output.
+                getattr(self.recurrent, f"bias_ih_l{layer}")[h : 2 * h].fill_(1.0)
+                getattr(self.recurrent, f"bias_hh_l{layer}")[h : 2 * h].fill_(0.0)
+
+    def initial_state(self, batch_size: int, device: torch.device | None = None) -> State:
+        cfg = self.config
+        shape = (cfg.num_layers, batch_size, cfg.hidden_size)
+        count = 2 if cfg.cell == "lstm" else 1
+        return tuple(torch.zeros(shape, device=device) for _ in range(count))
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """ids (B, T) → logits (B, T, V) and the state after the last step."""
+        x = self.embedding(ids)  # (B, T, E)
+        if state is None:
+            state = self.initial_state(ids.shape[0], ids.device)
+        if self.config.cell == "lstm":
+            out, (h, c) = self.recurrent(x, (state[0], state[1]))  # out: (B, T, H)
+            new_state: State = (h, c)
+        else:
+            out, h = self.recurrent(x, state[0])
+            new_state = (h,)
+        return self.head(self.output_dropout(out)), new_state  # (B, T, V)
+
+
+def detach_state(state: State) -> State:
+    """Cut the graph between windows: truncated BPTT keeps the values, not the history."""
+    return tuple(t.detach() for t in state)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

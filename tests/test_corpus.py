@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from charrnn.corpus import load_corpus, split_train_val
+from charrnn.errors import CorpusError
+
+
+def test_bom_is_stripped(tmp_path: Path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffabc".encode())
+    corpus = load_corpus(path)
+    assert corpus.vocab.chars == "abc"
+    assert len(corpus.ids) == 3
+
+
+def test_invalid_utf8_names_the_byte_offset(tmp_path: Path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"hello \xff world")
+    with pytest.raises(CorpusError, match="byte offset 6"):
+        load_corpus(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf"])
+def test_empty_corpus_is_refused(tmp_path: Path, content: bytes):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(content)
+    with pytest.raises(CorpusError, match="empty"):
+        load_corpus(path)
+
+
+def test_missing_and_directory(tmp_path: Path):
+    with pytest.raises(CorpusError, match="not found"):
+        load_corpus(tmp_path / "nope.txt")
+    with pytest.raises(CorpusError, match="directory"):
+        load_corpus(tmp_path)
+
+
+def test_fingerprint_changes_with_content(tmp_path: Path):
+    path = tmp_path / "a.txt"
+    path.write_text("abcd")
+    first = load_corpus(path).fingerprint
+    path.write_text("abce")
+    assert load_corpus(path).fingerprint.sha256 != first.sha256
+
+
+def test_validation_is_the_contiguous_tail():
+    ids = np.arange(1000, dtype=np.uint16)
+    train, val = split_train_val(ids, 0.1)
+    assert val.tolist() == list(range(900, 1000))
+    assert train.tolist() == list(range(900))
