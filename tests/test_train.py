@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import PHRASE
 
 from charrnn.checkpoint import load_checkpoint, load_model
 from charrnn.errors import CheckpointError, ConfigError, TrainingDiverged, VocabularyError
@@ -12,8 +13,6 @@ from charrnn.metrics import TrainObserver, read_metrics
 from charrnn.sampling import sample_text
 from charrnn.stopping import StopRequest
 from charrnn.train import config_for_resume, train
-
-from conftest import PHRASE
 
 
 class Recorder(TrainObserver):
