@@ -11,7 +11,9 @@ from rich.console import Console
 
 from charrnn import __version__
 from charrnn.errors import CharRNNError
-from charrnn.train import TrainConfig, config_for_resume, last_checkpoint_path, train
+from charrnn.resume import config_for_resume, last_checkpoint_path
+from charrnn.train import train
+from charrnn.train_config import TrainConfig
 
 DEFAULT_CORPUS = Path("corpora") / "tinyshakespeare.txt"
 
@@ -113,6 +115,10 @@ def train_command(
     eval_every: Annotated[
         int, typer.Option(help="Validate, sample and checkpoint every N steps (and at the end).")
     ] = _default("eval_every"),
+    val_streams: Annotated[
+        int,
+        typer.Option(help="Evaluate validation as K parallel contiguous segments (1 = exact, slower)."),
+    ] = _default("val_streams"),
     log_every: Annotated[int, typer.Option(help="Log train loss and speed every N steps.")] = _default(
         "log_every"
     ),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,128 +18,18 @@ import torch.nn.functional as F
 
 from charrnn import __version__
 from charrnn.batching import stream_layout
-from charrnn.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from charrnn.corpus import Fingerprint, load_corpus, split_train_val
-from charrnn.errors import CheckpointError, ConfigError, TrainingDiverged, VocabularyError
+from charrnn.checkpoint import save_checkpoint
+from charrnn.corpus import split_train_val
+from charrnn.errors import ConfigError, TrainingDiverged
 from charrnn.evaluate import LN2, stream_loss
 from charrnn.metrics import MetricsLog, RunInfo, TrainObserver
-from charrnn.model import CharRNN, ModelConfig, State, count_parameters, detach_state
+from charrnn.model import CharRNN, State, count_parameters, detach_state
+from charrnn.resume import check_writable, last_checkpoint_path, load_start, restore_rng, rng_state
 from charrnn.runtime import autocast, choose_device, choose_precision, configure_threads
 from charrnn.sampling import sample_text
 from charrnn.schedule import learning_rate
 from charrnn.stopping import StopRequest, stop_on_signals
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    corpus: str
-    checkpoint_dir: str = "checkpoints"
-    # model
-    cell: str = "lstm"
-    num_layers: int = 2
-    hidden_size: int = 512
-    embed_size: int = 64
-    dropout: float = 0.0
-    # data
-    val_frac: float = 0.1
-    batch_size: int = 64
-    seq_len: int = 100
-    # optimisation
-    lr: float = 2e-3
-    min_lr_frac: float = 0.1
-    warmup_steps: int = 100
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    # stopping: whichever comes first
-    epochs: int = 5
-    max_steps: int | None = None
-    max_minutes: float | None = None
-    # reporting
-    eval_every: int = 200
-    log_every: int = 20
-    sample_chars: int = 200
-    # runtime
-    seed: int = 1234
-    device: str = "auto"
-    precision: str = "auto"
-    threads: int | None = None  # None: one per physical core
-
-    def __post_init__(self) -> None:
-        self.model_config(vocab_size=1)  # validates the architecture fields
-        positive = {
-            "batch_size": "--batch-size",
-            "seq_len": "--seq-len",
-            "epochs": "--epochs",
-            "eval_every": "--eval-every",
-            "log_every": "--log-every",
-        }
-        for name, flag in positive.items():
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{flag} must be positive, not {getattr(self, name)}")
-        checks = [
-            (0.0 < self.val_frac < 1.0, "--val-frac must be in (0, 1)", self.val_frac),
-            (self.lr > 0 and math.isfinite(self.lr), "--lr must be positive", self.lr),
-            (0.0 <= self.min_lr_frac <= 1.0, "--min-lr-frac must be in [0, 1]", self.min_lr_frac),
-            (self.warmup_steps >= 0, "--warmup-steps must be >= 0", self.warmup_steps),
-            (self.weight_decay >= 0, "--weight-decay must be >= 0", self.weight_decay),
-            (self.grad_clip > 0, "--grad-clip must be positive", self.grad_clip),
-            (self.sample_chars >= 0, "--sample-chars must be >= 0", self.sample_chars),
-            (self.threads is None or self.threads > 0, "--threads must be positive", self.threads),
-            (self.max_steps is None or self.max_steps > 0, "--max-steps must be positive", self.max_steps),
-            (
-                self.max_minutes is None or self.max_minutes > 0,
-                "--max-minutes must be positive",
-                self.max_minutes,
-            ),
-        ]
-        for ok, message, value in checks:
-            if not ok:
-                raise ConfigError(f"{message}, not {value}")
-
-    def model_config(self, vocab_size: int) -> ModelConfig:
-        return ModelConfig(
-            vocab_size=vocab_size,
-            cell=self.cell,
-            num_layers=self.num_layers,
-            hidden_size=self.hidden_size,
-            embed_size=self.embed_size,
-            dropout=self.dropout,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-# What `--resume` may change: limits, reporting and where it runs. Everything else would make
-# the continued run a different run from the one the checkpoint started.
-RESUMABLE_OVERRIDES = frozenset(
-    {"epochs", "max_steps", "max_minutes", "eval_every", "log_every", "sample_chars", "device", "threads"}
-)
-
-
-def last_checkpoint_path(checkpoint_dir: Path) -> Path:
-    return checkpoint_dir / "last.pt"
-
-
-def config_for_resume(checkpoint_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
-    """The saved run's configuration with the explicitly given, resumable options applied."""
-    data = load_checkpoint(last_checkpoint_path(checkpoint_dir))
-    saved = TrainConfig(**dict(data["train_config"]))
-    refused = sorted(
-        k
-        for k, v in overrides.items()
-        if k not in RESUMABLE_OVERRIDES
-        and v != getattr(saved, k, v)
-        and k in {f.name for f in fields(TrainConfig)}
-    )
-    if refused:
-        names = ", ".join("--" + k.replace("_", "-") for k in refused)
-        raise ConfigError(
-            f"{names} cannot change on --resume (the run continues with its saved configuration); "
-            "use --init-from to start a new run from these weights"
-        )
-    allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES}
-    return replace(saved, **allowed)
+from charrnn.train_config import TrainConfig
 
 
 @dataclass
@@ -167,29 +57,6 @@ class TrainResult:
     exit_code: int = 0
 
 
-def _check_writable(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise CheckpointError(
-            f"cannot write to checkpoint directory {directory}: {e.strerror or e}"
-        ) from None
-
-
-def _restore_rng(rng: dict[str, Any]) -> None:
-    torch.set_rng_state(rng["torch"].cpu())
-    if torch.cuda.is_available() and rng.get("cuda"):
-        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-
-
-def _rng_state() -> dict[str, Any]:
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-    return {"torch": torch.get_rng_state(), "cuda": cuda}
-
-
 class _Run:
     """The state of one training invocation; `train()` is the public entry point."""
 
@@ -208,48 +75,18 @@ class _Run:
         self.precision = choose_precision(config.precision, self.device)
         self.threads = configure_threads(config.threads)
         torch.manual_seed(config.seed)
-        _check_writable(self.checkpoint_dir)
-        last = last_checkpoint_path(self.checkpoint_dir)
-        if not resume and last.exists() and not force:
-            raise CheckpointError(
-                f"{last} already exists: add --resume to continue that run, --force to start "
-                "over (overwriting it), or choose another --checkpoint-dir"
-            )
-        saved = load_checkpoint(last, self.device) if resume else None
-        base = load_checkpoint(init_from, self.device) if init_from else saved
-        loaded = model_from_checkpoint(base, init_from or last, self.device) if base else None
-        if init_from is not None and loaded is not None:
-            # Fine-tuning keeps the checkpoint's architecture and vocabulary; dropout may change.
-            arch = loaded.model.config
-            config = replace(
-                config,
-                cell=arch.cell,
-                num_layers=arch.num_layers,
-                hidden_size=arch.hidden_size,
-                embed_size=arch.embed_size,
-            )
-            self.config = config
-        vocab = loaded.vocab if loaded else None
-        try:
-            corpus = load_corpus(Path(config.corpus), vocab)
-        except VocabularyError as e:
-            raise VocabularyError(f"{config.corpus}: {e} (the checkpoint's vocabulary is fixed)") from None
-        if saved is not None:
-            stored = Fingerprint.from_dict(saved["corpus"])
-            if stored.sha256 != corpus.fingerprint.sha256:
-                raise CheckpointError(
-                    f"{last} was trained on {stored.path} (sha256 {stored.sha256[:12]}…), but "
-                    f"{config.corpus} differs (sha256 {corpus.fingerprint.sha256[:12]}…): resume "
-                    "on the same corpus, or fine-tune with --init-from"
-                )
+        start = load_start(config, self.device, resume=resume, init_from=init_from, force=force)
+        self.config = config = start.config
+        corpus = start.corpus
         self.corpus = corpus
         self.vocab = corpus.vocab
         self.train_ids, self.val_ids = split_train_val(corpus.ids, config.val_frac)
         self.layout = stream_layout(self.train_ids, config.batch_size, config.seq_len)
+        check_writable(self.checkpoint_dir)  # only once every input has been checked
 
         self.model = CharRNN(config.model_config(self.vocab.size)).to(self.device)
-        if loaded is not None:
-            self.model.load_state_dict(loaded.model.state_dict())
+        if start.model_state is not None:
+            self.model.load_state_dict(start.model_state)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
             lr=config.lr,
@@ -259,10 +96,11 @@ class _Run:
         self.progress = Progress()
         self.history: list[dict[str, Any]] = []
         self.carried: State | None = None
-        if saved is not None:
-            self._restore(saved)
-        elif force:
-            (self.checkpoint_dir / "metrics.jsonl").unlink(missing_ok=True)
+        if start.saved is not None:
+            self._restore(start.saved)
+        elif force:  # starting over: the old run's files must not mix with the new one's
+            for name in ("metrics.jsonl", "best.pt", "last.pt"):
+                (self.checkpoint_dir / name).unlink(missing_ok=True)
         self.metrics = MetricsLog(self.checkpoint_dir / "metrics.jsonl")
         self.observers.insert(0, self.metrics)
         self.total_steps = self.layout.windows_per_epoch * config.epochs
@@ -275,7 +113,7 @@ class _Run:
         self.history = list(saved["history"])
         carried = saved.get("carried_state")
         self.carried = tuple(t.to(self.device) for t in carried) if carried else None
-        _restore_rng(saved["rng"])
+        restore_rng(saved["rng"])
 
     # -- reporting -------------------------------------------------------------------------
     def _emit(self, method: str, *args: Any) -> None:
@@ -305,7 +143,7 @@ class _Run:
             "precision": self.precision,
             "progress": asdict(self.progress),
             "carried_state": list(self.carried) if self.carried is not None else [],
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "history": self.history,
             "corpus": {
                 **self.corpus.fingerprint.to_dict(),
@@ -321,7 +159,9 @@ class _Run:
             save_checkpoint(payload, self.checkpoint_dir / "best.pt")
 
     def _evaluate(self) -> float:
-        report = stream_loss(self.model, self.val_ids, self.device, self.precision)
+        report = stream_loss(
+            self.model, self.val_ids, self.device, self.precision, streams=self.config.val_streams
+        )
         val_loss = report.nats_per_char
         improved = val_loss < self.progress.best_val_loss
         if improved:
@@ -332,6 +172,7 @@ class _Run:
             val_bpc=report.bits_per_char,
             val_perplexity=report.perplexity,
             val_chars=report.num_predicted,
+            val_streams=self.config.val_streams,
             best=improved,
         )
         self.history.append(record)
@@ -359,9 +200,14 @@ class _Run:
             return "epochs"
         if cfg.max_steps is not None and p.step >= cfg.max_steps:
             return "max_steps"
-        if cfg.max_minutes is not None and time.perf_counter() - started >= cfg.max_minutes * 60:
+        if self._time_fraction(started) >= 1.0:
             return "max_minutes"
         return None
+
+    def _time_fraction(self, started: float) -> float:
+        if self.config.max_minutes is None:
+            return 0.0
+        return (time.perf_counter() - started) / (self.config.max_minutes * 60)
 
     def _check_finite(self, first_bad: torch.Tensor) -> None:
         bad = int(first_bad)
@@ -401,7 +247,14 @@ class _Run:
         while (reason := self._stop_reason(started, stop)) is None:
             if p.window == 0:
                 self.carried = None  # each epoch starts from a zero state
-            lr = learning_rate(p.step, cfg.lr, cfg.warmup_steps, self.total_steps, cfg.min_lr_frac)
+            lr = learning_rate(
+                p.step,
+                cfg.lr,
+                cfg.warmup_steps,
+                self.total_steps,
+                cfg.min_lr_frac,
+                self._time_fraction(started),
+            )
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             inputs_np, targets_np = layout.window(p.window)

@@ -10,9 +10,10 @@ from charrnn.checkpoint import load_checkpoint, load_model
 from charrnn.errors import CheckpointError, ConfigError, TrainingDiverged, VocabularyError
 from charrnn.evaluate import stream_loss
 from charrnn.metrics import TrainObserver, read_metrics
+from charrnn.resume import config_for_resume
 from charrnn.sampling import sample_text
 from charrnn.stopping import StopRequest
-from charrnn.train import config_for_resume, train
+from charrnn.train import train
 
 
 class Recorder(TrainObserver):

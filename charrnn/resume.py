@@ -1,0 +1,118 @@
+"""Where a run starts from: nothing (fresh), its own last.pt (--resume) or another checkpoint
+(--init-from); and the checks that keep a continued run the same run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from charrnn.checkpoint import load_checkpoint, model_from_checkpoint
+from charrnn.corpus import Corpus, Fingerprint, load_corpus
+from charrnn.errors import CheckpointError, ConfigError, VocabularyError
+from charrnn.train_config import RESUMABLE_OVERRIDES, TrainConfig
+from charrnn.vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class Start:
+    config: TrainConfig  # for --init-from: the architecture replaced by the checkpoint's
+    corpus: Corpus
+    saved: dict[str, Any] | None  # the whole last.pt when resuming
+    model_state: dict[str, torch.Tensor] | None  # weights to start from (resume or fine-tune)
+
+
+def load_start(
+    config: TrainConfig, device: torch.device, *, resume: bool, init_from: Path | None, force: bool
+) -> Start:
+    last = last_checkpoint_path(Path(config.checkpoint_dir))
+    if not resume and last.exists() and not force:
+        raise CheckpointError(
+            f"{last} already exists: add --resume to continue that run, --force to start "
+            "over (overwriting it), or choose another --checkpoint-dir"
+        )
+    saved = load_checkpoint(last, device) if resume else None
+    source = init_from or last
+    base = load_checkpoint(source, device) if init_from else saved
+    loaded = model_from_checkpoint(base, source, device) if base else None
+    if init_from is not None and loaded is not None:
+        # Fine-tuning keeps the checkpoint's architecture and vocabulary; dropout may change.
+        arch = loaded.model.config
+        config = replace(
+            config,
+            cell=arch.cell,
+            num_layers=arch.num_layers,
+            hidden_size=arch.hidden_size,
+            embed_size=arch.embed_size,
+        )
+    corpus = _load_training_corpus(config, loaded.vocab if loaded else None)
+    if saved is not None:
+        _check_same_corpus(Fingerprint.from_dict(saved["corpus"]), corpus.fingerprint, last)
+    state = loaded.model.state_dict() if loaded else None
+    return Start(config=config, corpus=corpus, saved=saved, model_state=state)
+
+
+def last_checkpoint_path(checkpoint_dir: Path) -> Path:
+    return checkpoint_dir / "last.pt"
+
+
+def config_for_resume(checkpoint_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
+    """The saved run's configuration with the explicitly given, resumable options applied."""
+    data = load_checkpoint(last_checkpoint_path(checkpoint_dir))
+    saved = TrainConfig(**dict(data["train_config"]))
+    refused = sorted(
+        k
+        for k, v in overrides.items()
+        if k not in RESUMABLE_OVERRIDES
+        and v != getattr(saved, k, v)
+        and k in {f.name for f in fields(TrainConfig)}
+    )
+    if refused:
+        names = ", ".join("--" + k.replace("_", "-") for k in refused)
+        raise ConfigError(
+            f"{names} cannot change on --resume (the run continues with its saved configuration); "
+            "use --init-from to start a new run from these weights"
+        )
+    allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES}
+    return replace(saved, **allowed)
+
+
+def check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise CheckpointError(
+            f"cannot write to checkpoint directory {directory}: {e.strerror or e}"
+        ) from None
+
+
+def _load_training_corpus(config: TrainConfig, vocab: Vocabulary | None) -> Corpus:
+    try:
+        return load_corpus(Path(config.corpus), vocab)
+    except VocabularyError as e:
+        raise VocabularyError(f"{config.corpus}: {e} (the checkpoint's vocabulary is fixed)") from None
+
+
+def _check_same_corpus(stored: Fingerprint, current: Fingerprint, checkpoint: Path) -> None:
+    if stored.sha256 != current.sha256:
+        raise CheckpointError(
+            f"{checkpoint} was trained on {stored.path} (sha256 {stored.sha256[:12]}…), but "
+            f"{current.path} differs (sha256 {current.sha256[:12]}…): resume on the same corpus, "
+            "or fine-tune with --init-from"
+        )
+
+
+def restore_rng(rng: dict[str, Any]) -> None:
+    torch.set_rng_state(rng["torch"].cpu())
+    if torch.cuda.is_available() and rng.get("cuda"):
+        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+
+
+def rng_state() -> dict[str, Any]:
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda}
