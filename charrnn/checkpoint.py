@@ -105,3 +105,14 @@ def model_from_checkpoint(data: dict[str, Any], path: Path, device: torch.device
 
 def load_model(path: Path, device: torch.device) -> LoadedModel:
     return model_from_checkpoint(load_checkpoint(path, device), path, device)
+
+
+def default_checkpoint(checkpoint_dir: Path = Path("checkpoints")) -> Path:
+    """best.pt, else last.pt, of a checkpoint directory."""
+    for name in ("best.pt", "last.pt"):
+        if (checkpoint_dir / name).is_file():
+            return checkpoint_dir / name
+    raise CheckpointError(
+        f"no checkpoint in {checkpoint_dir}/ (looked for best.pt and last.pt): train one with "
+        "`charrnn train`, or pass --checkpoint PATH"
+    )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from charrnn import __version__
 from charrnn.errors import CharRNNError
+from charrnn.reporting import RichReporter
 from charrnn.resume import config_for_resume, last_checkpoint_path
+from charrnn.sampling import SampleConfig
 from charrnn.train import train
 from charrnn.train_config import TrainConfig
 
@@ -55,11 +59,9 @@ def _explicit_options(ctx: typer.Context, values: dict[str, Any]) -> dict[str, A
     return {k: v for k, v in values.items() if getattr(source(k), "name", "") == "COMMANDLINE"}
 
 
-D = TrainConfig.__dataclass_fields__  # defaults live once, in the config
-
-
 def _default(name: str) -> Any:
-    return D[name].default
+    """Defaults live once, in TrainConfig."""
+    return TrainConfig.__dataclass_fields__[name].default
 
 
 @app.command("train")
@@ -107,11 +109,16 @@ def train_command(
     grad_clip: Annotated[float, typer.Option(help="Clip the global gradient norm to this value.")] = _default(
         "grad_clip"
     ),
-    epochs: Annotated[int, typer.Option(help="Stop after this many epochs.")] = _default("epochs"),
+    epochs: Annotated[
+        float, typer.Option(help="Stop after this many passes over the training text (may be fractional).")
+    ] = _default("epochs"),
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
     max_minutes: Annotated[
-        float | None, typer.Option(help="Stop after this many minutes of this invocation.")
-    ] = None,
+        float,
+        typer.Option(
+            help="Stop after this many minutes of this invocation; the decay fits it. 0 = no limit."
+        ),
+    ] = _default("max_minutes"),
     eval_every: Annotated[
         int, typer.Option(help="Validate, sample and checkpoint every N steps (and at the end).")
     ] = _default("eval_every"),
@@ -149,12 +156,13 @@ def train_command(
 
     Example: charrnn train corpora/tinyshakespeare.txt --hidden 256 --max-minutes 5
     """
-    fields = TrainConfig.__dataclass_fields__
     options: dict[str, Any] = {
         k: str(v) if isinstance(v, Path) else v
         for k, v in ctx.params.items()
-        if k in fields and k != "corpus"
+        if k in TrainConfig.__dataclass_fields__ and k != "corpus"
     }
+    if options["max_minutes"] == 0:
+        options["max_minutes"] = None
     typed = _explicit_options(ctx, options)
 
     def run() -> None:
@@ -170,8 +178,6 @@ def train_command(
 
 
 def _train(config: TrainConfig, *, resume: bool, init_from: Path | None, force: bool, quiet: bool) -> None:
-    from charrnn.reporting import RichReporter
-
     reporter = None if quiet else RichReporter(err_console)
     try:
         result = train(
@@ -181,10 +187,14 @@ def _train(config: TrainConfig, *, resume: bool, init_from: Path | None, force: 
         if reporter:
             reporter.close()
     if not quiet:
-        best = f"{result.best_val_loss:.4f}" if result.best_val_loss is not None else "–"
+        best = "–"
+        if result.best_val_loss is not None:
+            best = (
+                f"{result.best_val_loss:.4f} nats/char ({result.best_val_loss / math.log(2):.4f} bits/char)"
+            )
         err_console.print(
             f"stopped ({result.stop_reason.replace('_', ' ')}) at step {result.step} after "
-            f"{result.seconds:.0f} s; best val {best} nats/char; checkpoints in "
+            f"{result.seconds:.0f} s; best val {best}; checkpoints in "
             f"{result.checkpoint_dir}/ ({last_checkpoint_path(Path(result.checkpoint_dir)).name}"
             f"{', best.pt' if result.best_val_loss is not None else ''})"
         )
@@ -192,12 +202,76 @@ def _train(config: TrainConfig, *, resume: bool, init_from: Path | None, force: 
         raise typer.Exit(result.exit_code)
 
 
+@app.command("sample")
+def sample_command(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoint to sample from (default: checkpoints/best.pt, else last.pt)."),
+    ] = None,
+    length: Annotated[int, typer.Option(help="Characters to generate, not counting the prime.")] = 1000,
+    temperature: Annotated[
+        float, typer.Option(help="Softmax temperature; 0 = greedy (always the likeliest character).")
+    ] = 0.8,
+    top_k: Annotated[int | None, typer.Option(help="Sample only among the K likeliest characters.")] = None,
+    top_p: Annotated[
+        float | None, typer.Option(help="Sample only within the smallest set of mass P (nucleus).")
+    ] = None,
+    prime: Annotated[
+        str | None, typer.Option(help="Text to start from (newlines and any Unicode allowed).")
+    ] = None,
+    prime_file: Annotated[Path | None, typer.Option(help="Read the prime from this UTF-8 file.")] = None,
+    echo_prime: Annotated[
+        bool, typer.Option("--echo-prime/--no-echo-prime", help="Print the prime before the sample.")
+    ] = True,
+    skip_unknown: Annotated[
+        bool, typer.Option("--skip-unknown", help="Drop prime characters the model does not know.")
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed: the same seed gives the same text (default: random).")
+    ] = None,
+    num_samples: Annotated[int, typer.Option(help="Independent samples, generated as one batch.")] = 1,
+    stop: Annotated[
+        str | None, typer.Option(help="End a sample after the first occurrence of this text.")
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="cpu (default: batch-1 steps are latency-bound), cuda, mps, auto.")
+    ] = "cpu",
+) -> None:
+    """Generate text from a checkpoint, streamed to stdout as it is generated.
+
+    Example: charrnn sample --prime "ROMEO:" --length 500 --temperature 0.7 --seed 1
+    """
+
+    def run() -> None:
+        from charrnn.streaming import write_samples
+
+        write_samples(
+            checkpoint=checkpoint,
+            prime=prime,
+            prime_file=prime_file,
+            skip_unknown=skip_unknown,
+            echo_prime=echo_prime,
+            seed=seed,
+            stop=stop,
+            device=device,
+            config=SampleConfig(
+                length=length, temperature=temperature, top_k=top_k, top_p=top_p, num_samples=num_samples
+            ),
+            warn=lambda message: err_console.print(message, markup=False, highlight=False),
+        )
+
+    _run_reporting_errors(run)
+
+
 def _run_reporting_errors(fn: Any) -> None:
     """User-caused errors become one red line on stderr and exit code 1."""
     try:
         fn()
+    except KeyboardInterrupt:  # before training's own handler is installed, or a second Ctrl-C
+        err_console.print("interrupted", highlight=False)
+        raise typer.Exit(130) from None
     except CharRNNError as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 

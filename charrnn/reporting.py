@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -41,10 +42,10 @@ class RichReporter(TrainObserver):
     def on_start(self, info: RunInfo) -> None:
         verb = f"resuming at step {info.start_step}" if info.resumed else "training"
         self.console.print(
-            f"[bold]{verb}[/] on {info.corpus_path}: {info.train_chars:,} train / "
+            f"[bold]{verb}[/] on {escape(info.corpus_path)}: {info.train_chars:,} train / "
             f"{info.val_chars:,} val characters, vocabulary {info.vocab_size}, "
             f"{info.num_parameters:,} parameters, {info.device} {info.precision} "
-            f"({info.threads} threads) → {info.checkpoint_dir}/"
+            f"({info.threads} threads) → {escape(info.checkpoint_dir)}/"
         )
         self.progress.start()
         self.task = self.progress.add_task(
@@ -80,7 +81,7 @@ class RichReporter(TrainObserver):
             self.progress.console.print(Text(sample, style="dim"))
 
     def on_message(self, text: str) -> None:
-        self.progress.console.print(text)
+        self.progress.console.print(text, markup=False, highlight=False)
 
     def close(self) -> None:
         self.progress.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
 from functools import lru_cache
 
 import torch
@@ -89,18 +88,3 @@ def configure_threads(threads: int | None = None) -> int:
     count = threads or physical_cores()
     torch.set_num_threads(count)
     return count
-
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-@contextlib.contextmanager
-def timer() -> Iterator[list[float]]:
-    """`with timer() as t: ...` then t[0] holds the seconds taken."""
-    out = [0.0]
-    start = time.perf_counter()
-    try:
-        yield out
-    finally:
-        out[0] = time.perf_counter() - start

@@ -1,44 +1,139 @@
-"""Text generation: run the prime once, then one recurrent step per new character, state carried."""
+"""Text generation: run the prime once as a sequence, then one recurrent step per new character.
+
+The growing text is never re-fed: the state after the prime is carried, and each new character
+costs exactly one Stepper.step (stepper.py).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from charrnn.errors import ConfigError
 from charrnn.model import CharRNN
+from charrnn.stepper import Stepper
 from charrnn.vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    length: int = 1000
+    temperature: float = 0.8  # 0 = greedy (argmax)
+    top_k: int | None = None
+    top_p: float | None = None
+    num_samples: int = 1
+
+    def __post_init__(self) -> None:
+        if self.length < 0:
+            raise ConfigError(f"--length must be >= 0, not {self.length}")
+        if not (self.temperature >= 0 and math.isfinite(self.temperature)):
+            raise ConfigError(f"--temperature must be >= 0 (0 = greedy), not {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ConfigError(f"--top-k must be >= 1, not {self.top_k}")
+        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
+            raise ConfigError(f"--top-p must be in (0, 1], not {self.top_p}")
+        if self.num_samples < 1:
+            raise ConfigError(f"--num-samples must be >= 1, not {self.num_samples}")
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """Set to -inf every logit outside the top-k and outside the nucleus of mass top-p."""
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        mass_before = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        mass_before = mass_before - torch.softmax(sorted_logits, dim=-1)
+        drop_sorted = mass_before >= top_p  # keeps the smallest prefix reaching top_p (>= 1 char)
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, -math.inf)
+    return logits
+
+
+class NextCharacter:
+    """Draws the next character of each stream from logits (B, V), reproducibly from a seed.
+
+    Without top-k/top-p this is the Gumbel-max trick: argmax(logits + T·g) with g ~ Gumbel(0, 1)
+    is distributed as softmax(logits / T), and the noise for many steps is drawn in one call.
+    """
+
+    def __init__(
+        self,
+        config: SampleConfig,
+        vocab_size: int,
+        generator: torch.Generator,
+        device: torch.device,
+        block: int = 256,
+    ) -> None:
+        self.config = config
+        self.generator = generator
+        self.shape = (block, config.num_samples, vocab_size)
+        self.device = device
+        self.noise = torch.empty(0)
+        self.used = block
+
+    def _gumbel(self) -> torch.Tensor:
+        if self.used == self.shape[0]:
+            uniform = torch.rand(self.shape, generator=self.generator).clamp_(min=1e-20)
+            self.noise = (-torch.log(-torch.log(uniform))).mul_(self.config.temperature).to(self.device)
+            self.used = 0
+        self.used += 1
+        return self.noise[self.used - 1]
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        if cfg.temperature == 0:
+            return logits.argmax(dim=-1)
+        if cfg.top_k is None and cfg.top_p is None:
+            return (logits + self._gumbel()).argmax(dim=-1)
+        filtered = filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p)
+        probs = torch.softmax(filtered, dim=-1).cpu()
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).to(logits.device)
 
 
 @torch.no_grad()
 def generate_ids(
     model: CharRNN,
     prime_ids: np.ndarray,
-    length: int,
-    temperature: float,
+    config: SampleConfig,
     generator: torch.Generator,
-) -> Iterator[int]:
-    """Yield `length` new character ids after `prime_ids` (at least one id); temperature 0 is greedy."""
-    device = next(model.parameters()).device
+) -> Iterator[torch.Tensor]:
+    """Yield, `config.length` times, the next character id of each of the B streams: (B,) int64.
+
+    `prime_ids` (at least one id) is run once as a sequence; every new character then costs one step.
+    """
+    if len(prime_ids) == 0:
+        raise ValueError("generation needs at least one prime character")
+    device = model.head.weight.device
     was_training = model.training
     model.eval()
     try:
-        inputs = torch.from_numpy(prime_ids.astype(np.int64)).to(device).unsqueeze(0)  # (1, P)
-        logits, state = model(inputs)
-        last = logits[0, -1].float()  # (V,)
-        for _ in range(length):
-            if temperature == 0:
-                next_id = int(last.argmax())
-            else:
-                probs = torch.softmax(last / temperature, dim=-1)
-                next_id = int(torch.multinomial(probs.cpu(), 1, generator=generator))
-            yield next_id
-            step_input = torch.tensor([[next_id]], device=device)  # (1, 1)
-            logits, state = model(step_input, state)
-            last = logits[0, -1].float()
+        batch = config.num_samples
+        prime = torch.from_numpy(prime_ids.astype(np.int64)).to(device).expand(batch, -1)  # (B, P)
+        logits, state = model(prime)  # (B, P, V)
+        stepper = Stepper(model, batch)
+        stepper.load_state(state)
+        next_logits = logits[:, -1].float()  # (B, V)
+        choose = NextCharacter(config, model.config.vocab_size, generator, device)
+        for _ in range(config.length):
+            ids = choose(next_logits)  # (B,)
+            yield ids
+            next_logits = stepper.step(ids)
     finally:
         model.train(was_training)
+
+
+def default_prime(vocab: Vocabulary) -> str:
+    """Where generation starts when no prime is given: a new line, else a space, else any character."""
+    for candidate in ("\n", " "):
+        if candidate in vocab.chars:
+            return candidate
+    return vocab.chars[0]
 
 
 def sample_text(
@@ -49,6 +144,43 @@ def sample_text(
     temperature: float = 0.8,
     seed: int = 0,
 ) -> str:
+    """One sample as a string (used for the preview during training and in tests)."""
     generator = torch.Generator().manual_seed(seed)
-    ids = generate_ids(model, vocab.encode(prime), length, temperature, generator)
-    return vocab.decode(list(ids))
+    config = SampleConfig(length=length, temperature=temperature)
+    ids = [int(step[0]) for step in generate_ids(model, vocab.encode(prime), config, generator)]
+    return vocab.decode(ids)
+
+
+def sample_pieces(
+    model: CharRNN,
+    vocab: Vocabulary,
+    prime: str,
+    config: SampleConfig,
+    generator: torch.Generator,
+    stop: str | None = None,
+) -> Iterator[tuple[int, str]]:
+    """Yield (sample index, text) in printing order: sample 0 character by character as it is
+    generated, the other samples of the batch whole once generation ends.
+
+    A sample ends after its first occurrence of `stop` (included); generation ends when every
+    sample has ended or `config.length` characters were generated.
+    """
+    start = vocab.encode(prime) if prime else vocab.encode(default_prime(vocab))
+    texts: list[list[str]] = [[] for _ in range(config.num_samples)]
+    tails = [""] * config.num_samples
+    done = [False] * config.num_samples
+    for ids in generate_ids(model, start, config, generator):
+        for b, char_id in enumerate(ids.tolist()):
+            if done[b]:
+                continue
+            char = vocab.chars[char_id]
+            texts[b].append(char)
+            if b == 0:
+                yield 0, char
+            if stop:
+                tails[b] = (tails[b] + char)[-len(stop) :]
+                done[b] = tails[b] == stop
+        if all(done):
+            break
+    for b in range(1, config.num_samples):
+        yield b, "".join(texts[b])

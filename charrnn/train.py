@@ -103,7 +103,8 @@ class _Run:
                 (self.checkpoint_dir / name).unlink(missing_ok=True)
         self.metrics = MetricsLog(self.checkpoint_dir / "metrics.jsonl")
         self.observers.insert(0, self.metrics)
-        self.total_steps = self.layout.windows_per_epoch * config.epochs
+        self.epoch_steps = math.ceil(self.layout.windows_per_epoch * config.epochs)
+        self.total_steps = self.epoch_steps
         if config.max_steps is not None:
             self.total_steps = min(self.total_steps, config.max_steps)
 
@@ -196,7 +197,7 @@ class _Run:
         cfg, p = self.config, self.progress
         if stop.requested:
             return "interrupted"
-        if p.epoch >= cfg.epochs:
+        if p.step >= self.epoch_steps:
             return "epochs"
         if cfg.max_steps is not None and p.step >= cfg.max_steps:
             return "max_steps"

@@ -17,25 +17,25 @@ class TrainConfig:
     # model
     cell: str = "lstm"
     num_layers: int = 2
-    hidden_size: int = 512
+    hidden_size: int = 384
     embed_size: int = 64
     dropout: float = 0.0
     # data
     val_frac: float = 0.1
-    batch_size: int = 64
+    batch_size: int = 32
     seq_len: int = 100
     # optimisation
-    lr: float = 2e-3
-    min_lr_frac: float = 0.1
-    warmup_steps: int = 100
+    lr: float = 4e-3
+    min_lr_frac: float = 0.02
+    warmup_steps: int = 50
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     # stopping: whichever comes first
-    epochs: int = 5
+    epochs: float = 5.0  # may be fractional: 0.5 = half a pass over a big corpus
     max_steps: int | None = None
-    max_minutes: float | None = None
+    max_minutes: float | None = 9.5  # None: no time limit
     # reporting
-    eval_every: int = 200
+    eval_every: int = 1000
     val_streams: int = 1  # 1 = exact; K > 1 evaluates K contiguous segments side by side
     log_every: int = 20
     sample_chars: int = 200
@@ -70,7 +70,7 @@ class TrainConfig:
             (self.max_steps is None or self.max_steps > 0, "--max-steps must be positive", self.max_steps),
             (
                 self.max_minutes is None or self.max_minutes > 0,
-                "--max-minutes must be positive",
+                "--max-minutes must be positive (0 = no limit)",
                 self.max_minutes,
             ),
         ]

@@ -1,0 +1,142 @@
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import PHRASE
+
+from charrnn.checkpoint import load_model
+from charrnn.errors import ConfigError
+from charrnn.model import CharRNN, ModelConfig
+from charrnn.sampling import SampleConfig, filter_logits, generate_ids, sample_pieces, sample_text
+from charrnn.stepper import Stepper
+from charrnn.train import train
+from charrnn.train_config import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def overfit_checkpoint(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("overfit")
+    corpus = root / "tiny.txt"
+    corpus.write_text(PHRASE * 40, encoding="utf-8")
+    config = TrainConfig(
+        corpus=str(corpus),
+        checkpoint_dir=str(root / "ck"),
+        hidden_size=64,
+        epochs=1000,
+        embed_size=16,
+        batch_size=4,
+        seq_len=32,
+        lr=1e-2,
+        max_steps=300,
+        eval_every=300,
+        log_every=50,
+        warmup_steps=10,
+        sample_chars=0,
+        device="cpu",
+        precision="fp32",
+        threads=1,
+    )
+    train(config)
+    return root / "ck" / "last.pt"
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_stepper_equals_the_full_sequence_forward(cell, num_layers):
+    torch.manual_seed(0)
+    model = CharRNN(
+        ModelConfig(
+            vocab_size=11, cell=cell, num_layers=num_layers, hidden_size=12, embed_size=5, dropout=0.5
+        )
+    ).eval()
+    with torch.no_grad():  # non-trivial biases so that every bias path is checked
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    ids = torch.randint(0, 11, (3, 9))
+    full, _ = model(ids)  # (3, 9, V): logits after each input character
+    prime_logits, state = model(ids[:, :4])
+    assert torch.allclose(prime_logits, full[:, :4], atol=1e-5)
+    stepper = Stepper(model, batch_size=3)
+    stepper.load_state(state)
+    for t in range(4, 9):  # each step consumes one character and predicts the next
+        assert torch.allclose(stepper.step(ids[:, t]), full[:, t], atol=1e-5), t
+
+
+def test_greedy_sampling_reproduces_the_overfitted_corpus(overfit_checkpoint):
+    loaded = load_model(overfit_checkpoint, torch.device("cpu"))
+    text = sample_text(loaded.model, loaded.vocab, prime="t", length=2 * len(PHRASE) - 1, temperature=0)
+    assert "t" + text == PHRASE * 2
+
+
+def _sample(loaded, seed, **config) -> str:
+    generator = torch.Generator().manual_seed(seed)
+    cfg = SampleConfig(**{"length": 200, **config})
+    return "".join(piece for _, piece in sample_pieces(loaded.model, loaded.vocab, "the", cfg, generator))
+
+
+def test_seed_makes_samples_reproducible(overfit_checkpoint):
+    loaded = load_model(overfit_checkpoint, torch.device("cpu"))
+    high = {"temperature": 2.0}
+    assert _sample(loaded, 1, **high) == _sample(loaded, 1, **high)
+    assert _sample(loaded, 1, **high) != _sample(loaded, 2, **high)
+
+
+def test_top_k_one_and_tiny_temperature_equal_greedy(overfit_checkpoint):
+    loaded = load_model(overfit_checkpoint, torch.device("cpu"))
+    greedy = _sample(loaded, 0, temperature=0)
+    assert _sample(loaded, 5, temperature=1.5, top_k=1) == greedy
+    assert _sample(loaded, 5, temperature=1e-4) == greedy
+
+
+def test_filter_logits_top_k_and_top_p():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = lambda x: torch.isfinite(x).squeeze(0).tolist()  # noqa: E731
+    assert kept(filter_logits(logits, top_k=2, top_p=None)) == [True, True, False, False]
+    assert kept(filter_logits(logits, top_k=None, top_p=0.5)) == [True, False, False, False]
+    assert kept(filter_logits(logits, top_k=None, top_p=0.6)) == [True, True, False, False]
+    assert kept(filter_logits(logits, top_k=None, top_p=0.95)) == [True, True, True, False]
+    assert kept(filter_logits(logits, top_k=None, top_p=1.0)) == [True] * 4
+
+
+def test_sampled_frequencies_follow_the_tempered_distribution():
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(vocab_size=3, cell="rnn", num_layers=1, hidden_size=2, embed_size=2)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.head.bias.copy_(torch.log(torch.tensor([0.6, 0.3, 0.1])))
+    generator = torch.Generator().manual_seed(0)
+    cfg = SampleConfig(length=20_000, temperature=1.0)
+    ids = torch.cat(list(generate_ids(model, np.array([0]), cfg, generator)))
+    freq = torch.bincount(ids, minlength=3).float() / len(ids)
+    assert torch.allclose(freq, torch.tensor([0.6, 0.3, 0.1]), atol=0.015)
+
+
+def test_stop_ends_each_sample(overfit_checkpoint):
+    loaded = load_model(overfit_checkpoint, torch.device("cpu"))
+    generator = torch.Generator().manual_seed(0)
+    cfg = SampleConfig(length=500, temperature=0, num_samples=3)
+    pieces = list(sample_pieces(loaded.model, loaded.vocab, "the", cfg, generator, stop="dear"))
+    first = "".join(p for i, p in pieces if i == 0)
+    others = [p for i, p in pieces if i > 0]
+    assert first == " red deer runs; the red dear"
+    assert others == [first, first]
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"temperature": -0.1}, "--temperature"),
+        ({"top_k": 0}, "--top-k"),
+        ({"top_p": 0.0}, "--top-p"),
+        ({"top_p": 1.5}, "--top-p"),
+        ({"num_samples": 0}, "--num-samples"),
+        ({"length": -1}, "--length"),
+        ({"temperature": math.inf}, "--temperature"),
+    ],
+)
+def test_bad_sample_config(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        SampleConfig(**kwargs)
