@@ -68,8 +68,15 @@ def main() -> None:
             batch16 = charrnn_chars_per_sec(model, args.chars // 4, num_samples=16)
             name = f"2x{hidden} {cell}"
             print(f"{name:<12}{naive:>15,.0f}{ours:>17,.0f}{ours / naive:>7.1f}x{batch16:>20,.0f}")
-            rows.append({"model": name, "naive_chars_per_sec": naive, "charrnn_chars_per_sec": ours,
-                         "ratio": ours / naive, "num_samples_16_chars_per_sec": batch16})
+            rows.append(
+                {
+                    "model": name,
+                    "naive_chars_per_sec": naive,
+                    "charrnn_chars_per_sec": ours,
+                    "ratio": ours / naive,
+                    "num_samples_16_chars_per_sec": batch16,
+                }
+            )
     with open(args.json, "w") as f:
         json.dump({"threads": threads, "chars": args.chars, "rows": rows}, f, indent=2)
     print(f"wrote {args.json}")

@@ -25,7 +25,7 @@ class TrainConfig:
     batch_size: int = 32
     seq_len: int = 100
     # optimisation
-    lr: float = 4e-3
+    lr: float = 6e-3
     min_lr_frac: float = 0.02
     warmup_steps: int = 50
     weight_decay: float = 0.0

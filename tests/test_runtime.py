@@ -12,9 +12,8 @@ def test_auto_precision_follows_the_measured_speed():
     assert choose_precision("fp32", torch.device("cpu")) == "fp32"
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_unavailable_device_is_a_clear_error():
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
     with pytest.raises(ConfigError, match="no CUDA GPU"):
         choose_device("cuda")
 

@@ -1,0 +1,73 @@
+"""fp32 vs bf16 on this machine: matrix-product GFLOP/s and a 2-layer LSTM training step, side by side.
+
+This is the evidence behind `--precision auto`: bf16 autocast only pays where the CPU has
+native bf16 matrix units (AMX); elsewhere it is emulated and slower.
+
+    python bench/precision.py [--hidden 256] [--steps 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from charrnn.model import CharRNN, ModelConfig
+from charrnn.runtime import autocast, configure_threads, cpu_bf16_speedup
+
+
+def matmul_gflops(dtype: torch.dtype, size: int = 2048, reps: int = 5) -> float:
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * size**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def train_chars_per_sec(precision: str, hidden: int, steps: int, batch: int = 32, seq: int = 100) -> float:
+    torch.manual_seed(0)
+    device = torch.device("cpu")
+    model = CharRNN(ModelConfig(vocab_size=65, hidden_size=hidden))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = torch.randint(0, 65, (batch, seq)), torch.randint(0, 65, (batch, seq))
+
+    def step() -> None:
+        with autocast(device, precision):
+            logits, _ = model(x)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    for _ in range(2):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * seq * steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args()
+    threads = configure_threads()
+    print(f"{threads} threads; start-up probe (fp32 time / bf16 time): {cpu_bf16_speedup():.2f}")
+    fp32, bf16 = matmul_gflops(torch.float32), matmul_gflops(torch.bfloat16)
+    print(
+        f"2048² matrix product: fp32 {fp32:.0f} GFLOP/s, bf16 {bf16:.0f} GFLOP/s, bf16/fp32 {bf16 / fp32:.2f}"
+    )
+    a = train_chars_per_sec("fp32", args.hidden, args.steps)
+    b = train_chars_per_sec("bf16", args.hidden, args.steps)
+    print(
+        f"2x{args.hidden} LSTM training step (32x100): fp32 {a:,.0f} chars/s, bf16 {b:,.0f} chars/s, "
+        f"bf16/fp32 {b / a:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
