@@ -12,7 +12,6 @@ from rich.progress import (
     Progress,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.text import Text
@@ -27,12 +26,10 @@ class RichReporter(TrainObserver):
         self.console = console
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]:.2f}"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             MofNCompleteColumn(),
             TextColumn("train {task.fields[train_bpc]} bpc · val {task.fields[val_bpc]} bpc"),
-            TextColumn("· {task.fields[speed]} chars/s ·"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
+            TextColumn("· {task.fields[speed]} chars/s · ETA"),
             TimeRemainingColumn(),
             console=console,
             transient=False,
@@ -45,7 +42,7 @@ class RichReporter(TrainObserver):
             f"[bold]{verb}[/] on {escape(info.corpus_path)}: {info.train_chars:,} train / "
             f"{info.val_chars:,} val characters, vocabulary {info.vocab_size}, "
             f"{info.num_parameters:,} parameters, {info.device} {info.precision} "
-            f"({info.threads} threads) → {escape(info.checkpoint_dir)}/"
+            f"({info.threads} thread{'s' if info.threads != 1 else ''}) → {escape(info.checkpoint_dir)}/"
         )
         self.progress.start()
         self.task = self.progress.add_task(
