@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 import torch
+from conftest_helpers import PHRASE, tiny_config
 
-from charrnn.train import TrainConfig
+from charrnn.train_config import TrainConfig
 
 torch.set_num_threads(1)
 
-PHRASE = "the red deer runs; the red dear waits.\n"
+__all__ = ["PHRASE"]
 
 
 @pytest.fixture
@@ -26,25 +27,8 @@ def tiny_corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_config(tiny_corpus: Path, tmp_path: Path) -> Callable[..., TrainConfig]:
     def make(**overrides: Any) -> TrainConfig:
-        values: dict[str, Any] = {
-            "corpus": str(tiny_corpus),
-            "checkpoint_dir": str(tmp_path / "ckpt"),
-            "hidden_size": 32,
-            "embed_size": 16,
-            "batch_size": 4,
-            "seq_len": 16,
-            "epochs": 100,
-            "max_steps": 12,
-            "eval_every": 1000,
-            "log_every": 1,
-            "sample_chars": 0,
-            "warmup_steps": 2,
-            "lr": 5e-3,
-            "device": "cpu",
-            "precision": "fp32",
-            "threads": 1,
-        }
-        values.update(overrides)
-        return TrainConfig(**values)
+        corpus = overrides.pop("corpus", tiny_corpus)
+        checkpoint_dir = overrides.pop("checkpoint_dir", tmp_path / "ckpt")
+        return tiny_config(Path(corpus), Path(checkpoint_dir), **overrides)
 
     return make

@@ -6,38 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest_helpers import train_tiny
 from test_cli import assert_one_line_error, invoke
-
-from charrnn.train import train
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    from conftest import PHRASE
-
-    from charrnn.train_config import TrainConfig
-
-    root = tmp_path_factory.mktemp("sample")
-    corpus = root / "tiny.txt"
-    corpus.write_text(PHRASE * 40, encoding="utf-8")
-    config = TrainConfig(
-        corpus=str(corpus),
-        checkpoint_dir=str(root / "ck"),
-        hidden_size=32,
-        epochs=1000,
-        embed_size=8,
-        batch_size=4,
-        seq_len=16,
-        max_steps=30,
-        eval_every=30,
-        log_every=10,
-        sample_chars=0,
-        device="cpu",
-        precision="fp32",
-        threads=1,
-    )
-    train(config)
-    return root / "ck" / "best.pt"
+    ck = train_tiny(tmp_path_factory.mktemp("sample"), epochs=1000, embed_size=8, max_steps=30, eval_every=30)
+    return ck / "best.pt"
 
 
 def test_stdout_holds_only_the_text(checkpoint):

@@ -4,42 +4,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import PHRASE
+from conftest_helpers import PHRASE, train_tiny
 
 from charrnn.checkpoint import load_model
 from charrnn.errors import ConfigError
 from charrnn.model import CharRNN, ModelConfig
 from charrnn.sampling import SampleConfig, filter_logits, generate_ids, sample_pieces, sample_text
 from charrnn.stepper import Stepper
-from charrnn.train import train
-from charrnn.train_config import TrainConfig
 
 
 @pytest.fixture(scope="module")
 def overfit_checkpoint(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("overfit")
-    corpus = root / "tiny.txt"
-    corpus.write_text(PHRASE * 40, encoding="utf-8")
-    config = TrainConfig(
-        corpus=str(corpus),
-        checkpoint_dir=str(root / "ck"),
+    ck = train_tiny(
+        tmp_path_factory.mktemp("overfit"),
         hidden_size=64,
         epochs=1000,
-        embed_size=16,
-        batch_size=4,
         seq_len=32,
         lr=1e-2,
         max_steps=300,
         eval_every=300,
         log_every=50,
         warmup_steps=10,
-        sample_chars=0,
-        device="cpu",
-        precision="fp32",
-        threads=1,
     )
-    train(config)
-    return root / "ck" / "last.pt"
+    return ck / "last.pt"
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
