@@ -81,4 +81,5 @@ class RichReporter(TrainObserver):
         self.progress.console.print(text, markup=False, highlight=False)
 
     def close(self) -> None:
-        self.progress.stop()
+        if self.task is not None:  # stopping a display never started would print a blank line
+            self.progress.stop()

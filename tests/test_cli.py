@@ -38,7 +38,7 @@ def invoke(*args: str):
 
 def assert_one_line_error(result, fragment: str) -> None:
     assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error:")
     assert fragment in lines[0], lines[0]

@@ -10,7 +10,7 @@ def _setup_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", setup, re.S)
-    assert block is not None
+    assert block is not None, "no bash block under ## Set-up"
     return [line for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
 
 
