@@ -37,15 +37,16 @@ class Corpus:
     fingerprint: Fingerprint
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, what: str = "corpus") -> bytes:
+    """The bytes of a text file; `what` names it in errors ("corpus", "prime file")."""
     if not path.exists():
-        raise CorpusError(f"corpus not found: {path}")
+        raise CorpusError(f"{what} not found: {path}")
     if path.is_dir():
-        raise CorpusError(f"corpus is a directory, not a text file: {path}")
+        raise CorpusError(f"{what} is a directory, not a text file: {path}")
     try:
         return path.read_bytes()
     except OSError as e:
-        raise CorpusError(f"cannot read corpus {path}: {e.strerror or e}") from None
+        raise CorpusError(f"cannot read {what} {path}: {e.strerror or e}") from None
 
 
 def decode_utf8(data: bytes, source: str) -> str:

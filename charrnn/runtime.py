@@ -1,4 +1,4 @@
-"""Where and how tensors run: device choice, precision choice, threads, seeding."""
+"""Where and how tensors run: device choice, precision choice, threads."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import torch
 
 from charrnn.checkpoint import default_checkpoint, load_model
 from charrnn.corpus import decode_utf8, read_bytes
-from charrnn.errors import ConfigError, CorpusError, VocabularyError
+from charrnn.errors import ConfigError, VocabularyError
 from charrnn.model import CharRNN
 from charrnn.runtime import choose_device
 from charrnn.sampling import SampleConfig, sample_pieces
@@ -27,10 +27,7 @@ def read_prime(prime: str | None, prime_file: Path | None) -> str:
         raise ConfigError("give --prime or --prime-file, not both")
     if prime_file is None:
         return prime or ""
-    try:
-        return decode_utf8(read_bytes(prime_file), str(prime_file))
-    except CorpusError as e:
-        raise ConfigError(str(e).replace("corpus", "prime file")) from None
+    return decode_utf8(read_bytes(prime_file, what="prime file"), str(prime_file))
 
 
 def known_prime(prime: str, vocab: Vocabulary, skip_unknown: bool, warn: Callable[[str], None]) -> str:
@@ -65,11 +62,11 @@ def write_samples(
     out: TextIO | None = None,
 ) -> None:
     out = out or sys.stdout
+    if stop == "":
+        raise ConfigError("--stop must not be empty")
     text_prime = read_prime(prime, prime_file)
     loaded = load_model(checkpoint or default_checkpoint(), choose_device(device))
     text_prime = known_prime(text_prime, loaded.vocab, skip_unknown, warn)
-    if stop == "":
-        raise ConfigError("--stop must not be empty")
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
     try:

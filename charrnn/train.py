@@ -274,7 +274,7 @@ class _Run:
             self.carried = detach_state(state)
             first_bad = torch.where(
                 (first_bad < 0) & ~torch.isfinite(loss.detach()),
-                torch.full_like(first_bad, p.step + 1),
+                p.step + 1,
                 first_bad,
             )
             interval_loss += loss.detach()

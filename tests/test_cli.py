@@ -32,6 +32,16 @@ TINY = [
 ]
 
 
+def without(args: list[str], *flags: str) -> list[str]:
+    """`args` with each of `flags` and its value removed."""
+    out = list(args)
+    for flag in flags:
+        if flag in out:
+            i = out.index(flag)
+            del out[i : i + 2]
+    return out
+
+
 def invoke(*args: str):
     return runner.invoke(app, list(args))
 
@@ -93,10 +103,7 @@ def test_bad_corpus(tmp_path: Path, make_corpus, fragment: str):
     ],
 )
 def test_out_of_range_flags(tmp_path: Path, tiny_corpus: Path, flag: str, value: str, fragment: str):
-    args = [a for a in TINY]
-    if flag in args:
-        i = args.index(flag)
-        del args[i : i + 2]
+    args = without(TINY, flag)
     result = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(tmp_path / "ck"), *args, flag, value)
     assert_one_line_error(result, fragment)
     assert not (tmp_path / "ck" / "last.pt").exists()

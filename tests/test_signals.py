@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_cli import TINY, without
 
 from charrnn.checkpoint import load_checkpoint
 
@@ -24,27 +25,13 @@ def test_signal_saves_last_checkpoint_and_exits(tmp_path: Path, tiny_corpus: Pat
         str(tiny_corpus),
         "--checkpoint-dir",
         str(ck),
-        "--hidden",
-        "16",
-        "--embed",
-        "8",
-        "--batch-size",
-        "2",
-        "--seq-len",
-        "8",
+        *without(TINY, "--max-steps"),
         "--epochs",
         "100000",
         "--log-every",
         "1",
         "--eval-every",
         "100000",
-        "--threads",
-        "1",
-        "--device",
-        "cpu",
-        "--precision",
-        "fp32",
-        "--quiet",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
