@@ -62,38 +62,33 @@ class NextCharacter:
     is distributed as softmax(logits / T), and the noise for many steps is drawn in one call.
     """
 
-    def __init__(
-        self,
-        config: SampleConfig,
-        vocab_size: int,
-        generator: torch.Generator,
-        device: torch.device,
-        block: int = 256,
-    ) -> None:
+    def __init__(self, config: SampleConfig, vocab_size: int, generator: torch.Generator, block: int = 256):
         self.config = config
         self.generator = generator
         self.shape = (block, config.num_samples, vocab_size)
-        self.device = device
-        self.noise = torch.empty(0)
+        self.noise = np.empty(0, dtype=np.float32)
         self.used = block
+        self.scratch = np.empty((config.num_samples, vocab_size), dtype=np.float32)
 
-    def _gumbel(self) -> torch.Tensor:
+    def _gumbel(self) -> np.ndarray:
         if self.used == self.shape[0]:
             uniform = torch.rand(self.shape, generator=self.generator).clamp_(min=1e-20)
-            self.noise = (-torch.log(-torch.log(uniform))).mul_(self.config.temperature).to(self.device)
+            self.noise = (-torch.log(-torch.log(uniform))).mul_(self.config.temperature).numpy()
             self.used = 0
         self.used += 1
         return self.noise[self.used - 1]
 
-    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+    def __call__(self, logits: np.ndarray) -> np.ndarray:
+        """logits (B, V) float32 → ids (B,) int64."""
         cfg = self.config
         if cfg.temperature == 0:
-            return logits.argmax(dim=-1)
+            return logits.argmax(axis=-1)
         if cfg.top_k is None and cfg.top_p is None:
-            return (logits + self._gumbel()).argmax(dim=-1)
-        filtered = filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p)
-        probs = torch.softmax(filtered, dim=-1).cpu()
-        return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).to(logits.device)
+            np.add(logits, self._gumbel(), out=self.scratch)
+            return self.scratch.argmax(axis=-1)
+        filtered = filter_logits(torch.from_numpy(logits) / cfg.temperature, cfg.top_k, cfg.top_p)
+        probs = torch.softmax(filtered, dim=-1)
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy()
 
 
 @torch.no_grad()
@@ -102,10 +97,11 @@ def generate_ids(
     prime_ids: np.ndarray,
     config: SampleConfig,
     generator: torch.Generator,
-) -> Iterator[torch.Tensor]:
+) -> Iterator[np.ndarray]:
     """Yield, `config.length` times, the next character id of each of the B streams: (B,) int64.
 
-    `prime_ids` (at least one id) is run once as a sequence; every new character then costs one step.
+    `prime_ids` (at least one id) is run once as a sequence on the model's device; every new
+    character then costs one step of a Stepper, on the CPU.
     """
     if len(prime_ids) == 0:
         raise ValueError("generation needs at least one prime character")
@@ -118,8 +114,8 @@ def generate_ids(
         logits, state = model(prime)  # (B, P, V)
         stepper = Stepper(model, batch)
         stepper.load_state(state)
-        next_logits = logits[:, -1].float()  # (B, V)
-        choose = NextCharacter(config, model.config.vocab_size, generator, device)
+        next_logits = logits[:, -1].float().cpu().numpy()  # (B, V)
+        choose = NextCharacter(config, model.config.vocab_size, generator)
         for _ in range(config.length):
             ids = choose(next_logits)  # (B,)
             yield ids

@@ -1,21 +1,80 @@
-"""One recurrent step per character, laid out for latency (sampling's hot path).
+"""One recurrent step per character, laid out for batch-1 latency (sampling's hot path).
 
-nn.LSTM/GRU/RNN are built for whole sequences; calling them once per character pays module and
-layout overhead on every step. A Stepper lays the weights out once:
+nn.LSTM/GRU/RNN are built for whole sequences; calling them once per character pays module,
+dispatcher and layout overhead on every step (~5-10 µs per torch op, a dozen ops per layer).
+A Stepper copies the weights once into NumPy float32 arrays and steps with NumPy, whose
+per-call overhead is ~1 µs and whose BLAS matrix-vector product reads the weights at the
+machine's memory bandwidth on every core (bench/sample_speed.py has the figures):
 
-- the embedding is folded into the first layer's input projection: a (V, G·H) table, so the
+- the embedding is folded into the first layer's input projection: a (V, G) table, so the
   first layer's input term is a row lookup instead of an embedding plus a matrix product;
 - for the layers above, input and recurrent weights are concatenated, so each LSTM/RNN layer
-  costs one matrix product on [x, h];
+  costs one matrix-vector product on [x, h] (GRU keeps them apart: its candidate gate scales
+  the recurrent term alone by r);
 - the LSTM gates are reordered (i, f, o, g) so that one sigmoid covers three of them;
-- every intermediate lives in a buffer allocated once; the step writes into them in place.
+- every intermediate lives in a buffer allocated once, and every slice of it is taken once;
+  the step writes into them in place.
+
+The arithmetic is float32 throughout: the logits equal a full-sequence forward pass to ~1e-6.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 
 from charrnn.model import CharRNN
+
+Array = np.ndarray
+
+
+def _numpy(t: torch.Tensor) -> Array:
+    return np.ascontiguousarray(t.detach().float().cpu().numpy())
+
+
+def _sigmoid_(x: Array) -> None:
+    """In place; sigmoid(x) = (1 + tanh(x / 2)) / 2, which never overflows."""
+    np.multiply(x, 0.5, out=x)
+    np.tanh(x, out=x)
+    np.multiply(x, 0.5, out=x)
+    np.add(x, 0.5, out=x)
+
+
+class _Product:
+    """out (B, N) = x (B, K) @ w (N, K)ᵀ on fixed buffers, planned once.
+
+    At batch 1 NumPy's BLAS matrix-vector product (~1 µs of overhead, full memory bandwidth);
+    above, torch's matrix product on zero-copy views of the same buffers (OpenBLAS repacks the
+    whole weight matrix on every small-batch call and is several times slower there).
+    """
+
+    def __init__(self, w: Array, x: Array, out: Array) -> None:
+        self.batched = x.shape[0] > 1
+        self.w, self.x, self.out = w, x[0], out[0]
+        if self.batched:  # (K, N) contiguous: a transposed view is ~4× slower in torch.mm
+            self.w_t = torch.from_numpy(np.ascontiguousarray(w.T))
+            self.x_t, self.out_t = torch.from_numpy(x), torch.from_numpy(out)
+
+    def __call__(self) -> None:
+        if self.batched:
+            torch.mm(self.x_t, self.w_t, out=self.out_t)
+        else:
+            np.dot(self.w, self.x, out=self.out)
+
+
+@dataclass
+class _Layer:
+    """One layer's buffers and planned products, all made once."""
+
+    product: _Product  # LSTM/RNN: gates = [x, h] @ Wᵀ (layer 0: h @ W_hhᵀ); GRU: gi = x @ W_ihᵀ
+    b: Array  # bias added after the product (layer 0 LSTM/RNN: folded into the input table)
+    product_hh: _Product | None  # GRU only: gh = h @ W_hhᵀ
+    b_hh: Array  # GRU only
+    x: Array  # (B, H) this layer's input: the layer below's new h (layer 0: unused)
+    h: Array  # (B, H) this layer's hidden state, a view into [x, h]
+    c: Array  # (B, H) LSTM cell state
 
 
 class Stepper:
@@ -23,94 +82,138 @@ class Stepper:
 
     def __init__(self, model: CharRNN, batch_size: int) -> None:
         cfg = model.config
-        self.cell, self.num_layers, self.hidden = cfg.cell, cfg.num_layers, cfg.hidden_size
+        self.cell, self.hidden = cfg.cell, cfg.hidden_size
         h, b = cfg.hidden_size, batch_size
         rnn = model.recurrent
-        device = model.head.weight.device
-        self.gates_per_layer = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell]
-        g = self.gates_per_layer * h
-        with torch.no_grad():
-            order = self._gate_order(h, device)
-            w_ih = [getattr(rnn, f"weight_ih_l{k}").float()[order] for k in range(cfg.num_layers)]
-            w_hh = [getattr(rnn, f"weight_hh_l{k}").float()[order] for k in range(cfg.num_layers)]
-            b_ih = [getattr(rnn, f"bias_ih_l{k}").float()[order] for k in range(cfg.num_layers)]
-            b_hh = [getattr(rnn, f"bias_hh_l{k}").float()[order] for k in range(cfg.num_layers)]
-            # GRU keeps the recurrent bias apart: its candidate gate scales (W_hn h + b_hn) by r.
-            fold_hh_bias = cfg.cell != "gru"
-            self.input_table = model.embedding.weight.float() @ w_ih[0].T + b_ih[0]  # (V, G)
-            if fold_hh_bias:
-                self.input_table += b_hh[0]
-            self.w_hh_t = [w.T.contiguous() for w in w_hh]  # (H, G) each
-            self.b_hh = [bh.clone() for bh in b_hh]
-            if cfg.cell == "gru":
-                self.w_ih_t = [w.T.contiguous() for w in w_ih]  # (H_in, G)
-                self.b_ih = [bi.clone() for bi in b_ih]
-            else:  # one product on [x, h] for the layers above the first
-                self.w_cat_t = [
-                    torch.cat([w_ih[k], w_hh[k]], dim=1).T.contiguous() for k in range(cfg.num_layers)
-                ]  # (2H, G); index 0 unused
-                self.b_cat = [b_ih[k] + b_hh[k] for k in range(cfg.num_layers)]
-            self.w_out_t = model.head.weight.float().T.contiguous()  # (H, V)
-            self.b_out = model.head.bias.float().clone()
-        # [x, h] per layer: the layer below writes its new h into x, the layer writes its own into h.
-        self.xh = [torch.zeros(b, 2 * h, device=device) for _ in range(cfg.num_layers)]
-        self.c = [torch.zeros(b, h, device=device) for _ in range(cfg.num_layers)]
-        self.gates = torch.empty(b, g, device=device)
-        self.gates_h = torch.empty(b, g, device=device)  # GRU's recurrent part
-        self.tmp = torch.empty(b, h, device=device)
-        self.logits = torch.empty(b, self.w_out_t.shape[1], device=device)
+        gates_per_layer = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell]
+        g = gates_per_layer * h
+        order = self._gate_order(h, gates_per_layer)
 
-    def _gate_order(self, h: int, device: torch.device) -> torch.Tensor:
+        def weight(name: str, k: int) -> Array:
+            return _numpy(getattr(rnn, f"{name}_l{k}"))[order]
+
+        w_ih = [weight("weight_ih", k) for k in range(cfg.num_layers)]
+        w_hh = [weight("weight_hh", k) for k in range(cfg.num_layers)]
+        b_ih = [weight("bias_ih", k) for k in range(cfg.num_layers)]
+        b_hh = [weight("bias_hh", k) for k in range(cfg.num_layers)]
+        # GRU keeps the recurrent bias apart: its candidate gate scales (W_hn h + b_hn) by r.
+        table = _numpy(model.embedding.weight) @ w_ih[0].T + b_ih[0]  # (V, G)
+        if cfg.cell != "gru":
+            table += b_hh[0]
+        self.input_table = np.ascontiguousarray(table, dtype=np.float32)
+        self.gates = np.empty((b, g), dtype=np.float32)
+        self.gates_h = np.empty((b, g), dtype=np.float32)  # GRU's recurrent part; LSTM/RNN scratch
+        self.tmp = np.empty((b, h), dtype=np.float32)
+        self.layers: list[_Layer] = []
+        for k in range(cfg.num_layers):
+            xh = np.zeros((b, 2 * h), dtype=np.float32)  # [x, h]
+            x, h_view = xh[:, :h], xh[:, h:]
+            gru = cfg.cell == "gru"
+            if gru:
+                product, bias = _Product(w_ih[k], x, self.gates), b_ih[k]
+            elif k == 0:
+                product, bias = _Product(w_hh[0], h_view, self.gates), np.zeros(g, dtype=np.float32)
+            else:
+                w_cat = np.ascontiguousarray(np.concatenate([w_ih[k], w_hh[k]], axis=1))
+                product, bias = _Product(w_cat, xh, self.gates), b_ih[k] + b_hh[k]
+            self.layers.append(
+                _Layer(
+                    product=product,
+                    b=bias,
+                    product_hh=_Product(w_hh[k], h_view, self.gates_h) if gru else None,
+                    b_hh=b_hh[k],
+                    x=x,
+                    h=h_view,
+                    c=np.zeros((b, h), dtype=np.float32),
+                )
+            )
+        self.logits = np.empty((b, cfg.vocab_size), dtype=np.float32)
+        self.head = _Product(_numpy(model.head.weight), self.layers[-1].h, self.logits)
+        self.b_out = _numpy(model.head.bias)
+        # Views of the gate buffers, taken once.
+        gt, gh = self.gates, self.gates_h
+        if cfg.cell == "lstm":
+            self.sig, self.cand = gt[:, : 3 * h], gt[:, 3 * h :]
+            self.i_gate, self.f_gate, self.o_gate = gt[:, :h], gt[:, h : 2 * h], gt[:, 2 * h : 3 * h]
+        if cfg.cell == "gru":
+            self.gi_rz, self.gi_n = gt[:, : 2 * h], gt[:, 2 * h :]
+            self.gh_rz, self.gh_n = gh[:, : 2 * h], gh[:, 2 * h :]
+            self.r_gate, self.z_gate = gh[:, :h], gh[:, h : 2 * h]
+
+    @staticmethod
+    def _gate_order(h: int, gates_per_layer: int) -> Array:
         """Row order of the gate weights: LSTM (i, f, g, o) → (i, f, o, g); others unchanged."""
-        if self.cell == "lstm":
-            return torch.cat(
-                [torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h), torch.arange(2 * h, 3 * h)]
-            ).to(device)
-        return torch.arange(self.gates_per_layer * h, device=device)
+        if gates_per_layer == 4:
+            return np.concatenate([np.arange(0, 2 * h), np.arange(3 * h, 4 * h), np.arange(2 * h, 3 * h)])
+        return np.arange(gates_per_layer * h)
 
     def load_state(self, state: tuple[torch.Tensor, ...]) -> None:
         """Take the (num_layers, B, H) state of a full-sequence forward pass (e.g. after a prime)."""
-        h = self.hidden
-        for k in range(self.num_layers):
-            self.xh[k][:, h:].copy_(state[0][k])
-            if k + 1 < self.num_layers:
-                self.xh[k + 1][:, :h].copy_(state[0][k])
+        for k, layer in enumerate(self.layers):
+            layer.h[:] = _numpy(state[0][k])
+            if k + 1 < len(self.layers):
+                self.layers[k + 1].x[:] = layer.h
             if self.cell == "lstm":
-                self.c[k].copy_(state[1][k])
+                layer.c[:] = _numpy(state[1][k])
 
-    @torch.no_grad()
-    def step(self, ids: torch.Tensor) -> torch.Tensor:
-        """ids (B,) → logits (B, V) of the next character; the returned tensor is reused."""
-        h = self.hidden
-        for k in range(self.num_layers):
-            x_and_h = self.xh[k]
-            h_prev = x_and_h[:, h:]
+    def _input_rows(self, ids: Array, out: Array) -> Array:
+        """The first layer's input term for each stream: rows of the folded table."""
+        if len(ids) == 1:
+            return self.input_table[int(ids[0])][None]  # a view: no copy at batch 1
+        np.take(self.input_table, ids, axis=0, out=out)
+        return out
+
+    def step(self, ids: Array) -> Array:
+        """ids (B,) → logits (B, V) of the next character; the returned array is reused."""
+        for k, layer in enumerate(self.layers):
             if self.cell == "gru":
-                gi = (
-                    self.input_table[ids]
-                    if k == 0
-                    else torch.addmm(self.b_ih[k], x_and_h[:, :h], self.w_ih_t[k])
-                )
-                torch.addmm(self.b_hh[k], h_prev, self.w_hh_t[k], out=self.gates_h)
-                rz = torch.sigmoid(gi[:, : 2 * h] + self.gates_h[:, : 2 * h])
-                n = torch.tanh(torch.addcmul(gi[:, 2 * h :], rz[:, :h], self.gates_h[:, 2 * h :]))
-                # h' = (1 - z) n + z h = n + z (h - n)
-                h_prev.sub_(n).mul_(rz[:, h:]).add_(n)
+                self._gru(k, layer, ids)
             else:
-                if k == 0:
-                    torch.addmm(self.input_table[ids], h_prev, self.w_hh_t[0], out=self.gates)
-                else:
-                    torch.addmm(self.b_cat[k], x_and_h, self.w_cat_t[k], out=self.gates)
-                if self.cell == "rnn":
-                    torch.tanh(self.gates, out=h_prev)
-                else:
-                    sig = self.gates[:, : 3 * h].sigmoid_()
-                    cand = self.gates[:, 3 * h :].tanh_()
-                    c = self.c[k]
-                    c.mul_(sig[:, h : 2 * h]).addcmul_(sig[:, :h], cand)
-                    torch.tanh(c, out=self.tmp)
-                    torch.mul(sig[:, 2 * h : 3 * h], self.tmp, out=h_prev)
-            if k + 1 < self.num_layers:
-                self.xh[k + 1][:, :h].copy_(h_prev)
-        top = self.xh[self.num_layers - 1][:, h:]
-        return torch.addmm(self.b_out, top, self.w_out_t, out=self.logits)
+                self._lstm_or_rnn(k, layer, ids)
+            if k + 1 < len(self.layers):
+                self.layers[k + 1].x[:] = layer.h
+        self.head()
+        self.logits += self.b_out
+        return self.logits
+
+    def _lstm_or_rnn(self, k: int, layer: _Layer, ids: Array) -> None:
+        gates = self.gates
+        if k == 0:
+            layer.product()
+            gates += self._input_rows(ids, self.gates_h)
+        else:
+            layer.product()
+            gates += layer.b
+        if self.cell == "rnn":
+            np.tanh(gates, out=layer.h)
+            return
+        _sigmoid_(self.sig)
+        np.tanh(self.cand, out=self.cand)
+        c, tmp = layer.c, self.tmp
+        c *= self.f_gate
+        np.multiply(self.i_gate, self.cand, out=tmp)
+        c += tmp
+        np.tanh(c, out=tmp)
+        np.multiply(self.o_gate, tmp, out=layer.h)
+
+    def _gru(self, k: int, layer: _Layer, ids: Array) -> None:
+        if k == 0:
+            gi = self._input_rows(ids, self.gates)
+        else:
+            gi = self.gates
+            layer.product()
+            gi += layer.b
+        assert layer.product_hh is not None
+        layer.product_hh()
+        self.gates_h += layer.b_hh
+        # r, z = sigmoid(gi_rz + gh_rz); n = tanh(gi_n + r * gh_n); h' = n + z (h - n)
+        h = self.hidden
+        np.add(gi[:, : 2 * h], self.gh_rz, out=self.gh_rz)
+        _sigmoid_(self.gh_rz)
+        n = self.gh_n
+        n *= self.r_gate
+        n += gi[:, 2 * h :]
+        np.tanh(n, out=n)
+        layer.h -= n
+        layer.h *= self.z_gate
+        layer.h += n
