@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from charrnn import __version__
-from charrnn.errors import CharRNNError
+from charrnn.dynamic_eval import DynamicConfig
+from charrnn.errors import CharRNNError, ConfigError
 from charrnn.reporting import RichReporter
 from charrnn.resume import config_for_resume, last_checkpoint_path
 from charrnn.sampling import SampleConfig
@@ -258,6 +259,106 @@ def sample_command(
                 length=length, temperature=temperature, top_k=top_k, top_p=top_p, num_samples=num_samples
             ),
             warn=lambda message: err_console.print(message, markup=False, highlight=False),
+        )
+
+    _run_reporting_errors(run)
+
+
+@app.command("perplexity")
+def perplexity_command(
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Texts to measure (- = stdin). None: the validation part of the training corpus."
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Checkpoint (default: checkpoints/best.pt, else last.pt).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object on stdout instead of a table.")
+    ] = False,
+    streams: Annotated[
+        int, typer.Option(help="1 = exact; K > 1 scores K contiguous segments side by side (approximate).")
+    ] = 1,
+    unknown: Annotated[
+        str, typer.Option(help="Characters outside the vocabulary: skip (and count) or error.")
+    ] = "skip",
+    baselines: Annotated[
+        bool, typer.Option("--baselines/--no-baselines", help="Also report gzip, bz2 and lzma bits/char.")
+    ] = True,
+    dynamic: Annotated[
+        bool, typer.Option("--dynamic", help="Also dynamic evaluation: the model adapts as it reads.")
+    ] = False,
+    dynamic_lr: Annotated[float, typer.Option(help="Dynamic evaluation's step size.")] = DynamicConfig.lr,
+    dynamic_decay: Annotated[
+        float, typer.Option(help="Dynamic evaluation's pull back toward the trained weights, per segment.")
+    ] = DynamicConfig.decay,
+    dynamic_seg_len: Annotated[
+        int, typer.Option(help="Characters scored between two dynamic updates.")
+    ] = DynamicConfig.seg_len,
+    device: Annotated[str, typer.Option(help="cpu (default), cuda, mps or auto.")] = "cpu",
+    precision: Annotated[str, typer.Option(help="fp32 (default), bf16 or auto.")] = "fp32",
+) -> None:
+    """Cross-entropy, bits per character and perplexity, the state carried across each whole text.
+
+    Example: charrnn perplexity corpora/tinyshakespeare.txt --json
+    """
+
+    def run() -> None:
+        from charrnn.dynamic_eval import DynamicConfig as Dynamic
+        from charrnn.measure import MeasureConfig
+        from charrnn.measure_output import run_perplexity
+
+        dyn = Dynamic(lr=dynamic_lr, decay=dynamic_decay, seg_len=dynamic_seg_len) if dynamic else None
+        config = MeasureConfig(
+            streams=streams, unknown=unknown, baselines=baselines, precision=precision, dynamic=dyn
+        )
+        if precision not in ("fp32", "bf16", "auto"):
+            raise ConfigError(f"--precision must be fp32, bf16 or auto, not {precision!r}")
+        run_perplexity(
+            files=list(files or []),
+            checkpoint=checkpoint,
+            config=config,
+            device_name=device,
+            as_json=as_json,
+            console=err_console,
+        )
+
+    _run_reporting_errors(run)
+
+
+@app.command("score")
+def score_command(
+    texts: Annotated[list[str] | None, typer.Argument(help="Candidate texts to compare.")] = None,
+    file: Annotated[Path | None, typer.Option(help="More candidates: one per line of this file.")] = None,
+    context: Annotated[
+        str, typer.Option(help="Text every candidate follows (default: the start of a line).")
+    ] = "",
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Checkpoint (default: checkpoints/best.pt, else last.pt).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object on stdout instead of a table.")
+    ] = False,
+    device: Annotated[str, typer.Option(help="cpu (default), cuda, mps or auto.")] = "cpu",
+) -> None:
+    """Rank texts by how probable the model finds them.
+
+    Example: charrnn score "The red deer is a ruminant" "The red dear is a ruminant"
+    """
+
+    def run() -> None:
+        from charrnn.measure_output import run_score
+
+        run_score(
+            texts=list(texts or []),
+            file=file,
+            context=context,
+            checkpoint=checkpoint,
+            device_name=device,
+            as_json=as_json,
+            console=err_console,
         )
 
     _run_reporting_errors(run)

@@ -38,6 +38,44 @@ class LossReport:
 IGNORE = -100  # target id that cross_entropy skips (padding of the last, shorter stream)
 
 
+class StreamScorer:
+    """The exact loss of one text fed in pieces of any size: state carried, every character after
+    the first predicted once. Only `chunk_len` characters are a tensor at a time."""
+
+    def __init__(self, model: CharRNN, device: torch.device, precision: str = "fp32", chunk_len: int = 4096):
+        self.model, self.device, self.precision, self.chunk_len = model, device, precision, chunk_len
+        self.state: State | None = None
+        self.last: int | None = None  # the previous piece's last id: the next piece's first input
+        self.total_nats = 0.0
+        self.num_predicted = 0
+
+    @torch.no_grad()
+    def feed(self, ids: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        seq = (
+            ids.astype(np.int64) if self.last is None else np.concatenate([[self.last], ids]).astype(np.int64)
+        )
+        self.last = int(ids[-1])
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for start in range(0, len(seq) - 1, self.chunk_len):
+                piece = torch.from_numpy(seq[start : start + self.chunk_len + 1]).to(self.device)
+                with autocast(self.device, self.precision):
+                    logits, self.state = self.model(piece[None, :-1], self.state)
+                nats = F.cross_entropy(logits[0].float(), piece[1:], reduction="sum")
+                self.total_nats += float(nats.double())
+                self.num_predicted += len(piece) - 1
+        finally:
+            self.model.train(was_training)
+
+    def report(self) -> LossReport:
+        if self.num_predicted < 1:
+            raise ValueError("need at least two characters to predict one")
+        return LossReport(total_nats=self.total_nats, num_predicted=self.num_predicted)
+
+
 @torch.no_grad()
 def stream_loss(
     model: CharRNN,
@@ -57,6 +95,10 @@ def stream_loss(
     num_predicted = len(ids) - 1
     if num_predicted < 1:
         raise ValueError("need at least two characters to predict one")
+    if streams == 1:
+        scorer = StreamScorer(model, device, precision, chunk_len)
+        scorer.feed(ids)
+        return scorer.report()
     streams = max(1, min(streams, num_predicted))
     seg_len = -(-num_predicted // streams)  # ceil
     # Segment k predicts ids[first[k] + t] from ids[first[k] + t - 1], for t < its length.

@@ -70,5 +70,13 @@ class Vocabulary:
             )
         return ids.astype(self.dtype)
 
+    def encode_known(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids of the known characters in order, positions in `text` of the unknown ones)."""
+        points = _code_points(text)
+        ids = np.minimum(np.searchsorted(self._sorted_points, points), self.size - 1)
+        known = self._sorted_points[ids] == points
+        return ids[known].astype(self.dtype), np.flatnonzero(~known)
+
     def decode(self, ids: np.ndarray | list[int]) -> str:
-        return "".join(self.chars[i] for i in np.asarray(ids).tolist())
+        points = self._sorted_points[np.asarray(ids, dtype=np.int64)]
+        return points.astype("<u4").tobytes().decode("utf-32-le", errors="surrogatepass")

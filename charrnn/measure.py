@@ -1,0 +1,222 @@
+"""`charrnn perplexity`: a model's cross-entropy on texts, next to what compressors reach.
+
+Each text is read in chunks (textsource.py) and scored exactly with the state carried
+(evaluate.StreamScorer), optionally also with dynamic evaluation (dynamic_eval.py) in the same
+pass. With no text, the validation part of the corpus the checkpoint was trained on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from charrnn.baselines import CompressorBaselines
+from charrnn.checkpoint import LoadedModel
+from charrnn.corpus import Fingerprint, load_corpus, split_train_val
+from charrnn.dynamic_eval import DynamicConfig, DynamicScorer, gradient_ms
+from charrnn.errors import ConfigError, CorpusError
+from charrnn.evaluate import LossReport, StreamScorer, stream_loss
+from charrnn.textsource import UNKNOWN_POLICIES, TextStats, read_ids
+
+VAL_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    streams: int = 1  # 1 = exact; K > 1: K contiguous segments side by side (approximate)
+    unknown: str = "skip"
+    baselines: bool = True
+    precision: str = "fp32"
+    dynamic: DynamicConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.streams < 1:
+            raise ConfigError(f"--streams must be >= 1, not {self.streams}")
+        if self.unknown not in UNKNOWN_POLICIES:
+            raise ConfigError(f"--unknown must be one of {', '.join(UNKNOWN_POLICIES)}, not {self.unknown!r}")
+        if self.dynamic is not None and self.streams > 1:
+            raise ConfigError("--dynamic reads the text in order: use it with --streams 1")
+
+
+@dataclass(frozen=True)
+class TextResult:
+    name: str
+    static: LossReport
+    dynamic: LossReport | None
+    chars_read: int
+    skipped: int
+    skipped_chars: str
+    seconds: float  # spent in the model (not in the compressors)
+    baselines: dict[str, float] = field(default_factory=dict)
+    reported_val_loss: float | None = None  # what training logged for this checkpoint, if validation
+
+    @property
+    def chars_per_sec(self) -> float:
+        return self.static.num_predicted / max(self.seconds, 1e-9)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "text": self.name,
+            "chars_read": self.chars_read,
+            "chars_scored": self.static.num_predicted,
+            "skipped_unknown": self.skipped,
+            **_figures(self.static),
+            "seconds": self.seconds,
+            "chars_per_sec": self.chars_per_sec,
+            "baselines_bits_per_char": self.baselines,
+        }
+        if self.dynamic is not None:
+            d["dynamic"] = _figures(self.dynamic)
+        if self.reported_val_loss is not None:
+            d["training_reported_nats_per_char"] = self.reported_val_loss
+        return d
+
+
+def _figures(report: LossReport) -> dict[str, float]:
+    return {
+        "total_nats": report.total_nats,
+        "nats_per_char": report.nats_per_char,
+        "bits_per_char": report.bits_per_char,
+        "perplexity": report.perplexity,
+    }
+
+
+def total_of(results: list[TextResult]) -> dict[str, Any]:
+    """All texts together: summed nats over summed predicted characters."""
+    static = LossReport(
+        sum(r.static.total_nats for r in results), sum(r.static.num_predicted for r in results)
+    )
+    d: dict[str, Any] = {
+        "chars_read": sum(r.chars_read for r in results),
+        "chars_scored": static.num_predicted,
+        "skipped_unknown": sum(r.skipped for r in results),
+        **_figures(static),
+        "seconds": sum(r.seconds for r in results),
+    }
+    if all(r.dynamic is not None for r in results):
+        dyn = [r.dynamic for r in results if r.dynamic is not None]
+        d["dynamic"] = _figures(LossReport(sum(r.total_nats for r in dyn), sum(r.num_predicted for r in dyn)))
+    return d
+
+
+def measure_text(
+    loaded: LoadedModel,
+    source: str,
+    config: MeasureConfig,
+    device: torch.device,
+    ms: list[torch.Tensor] | None = None,
+) -> TextResult:
+    """Score one file (or "-" for stdin) read in chunks."""
+    stats = TextStats()
+    baselines = CompressorBaselines() if config.baselines else None
+    chunks = read_ids(
+        source, loaded.vocab, config.unknown, stats, on_text=baselines.add if baselines else None
+    )
+    name = "stdin" if source == "-" else source
+    return _score(loaded, name, chunks, config, device, ms, stats, baselines)
+
+
+def validation_ids(loaded: LoadedModel, checkpoint: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """(train ids, validation ids, corpus path) of the corpus the checkpoint was trained on."""
+    info = loaded.data.get("corpus")
+    if not isinstance(info, dict) or "path" not in info or "val_frac" not in info:
+        raise CorpusError(f"{checkpoint} does not say which corpus it was trained on: give a FILE to measure")
+    stored = Fingerprint.from_dict(info)
+    path = Path(stored.path)
+    if not path.is_file():
+        raise CorpusError(
+            f"{checkpoint} was trained on {stored.path}, which is not there any more: give a FILE to measure"
+        )
+    corpus = load_corpus(path, loaded.vocab)
+    if corpus.fingerprint.sha256 != stored.sha256:
+        raise CorpusError(
+            f"{stored.path} has changed since {checkpoint} was trained on it: give a FILE to measure"
+        )
+    train, val = split_train_val(corpus.ids, float(info["val_frac"]))
+    return train, val, stored.path
+
+
+def measure_validation(
+    loaded: LoadedModel, checkpoint: Path, config: MeasureConfig, device: torch.device
+) -> TextResult:
+    """Score the validation part of the training corpus, as training does."""
+    train, val, path = validation_ids(loaded, checkpoint)
+    stats = TextStats(chars=len(val))
+    baselines = CompressorBaselines() if config.baselines else None
+    if baselines is not None:
+        for start in range(0, len(val), VAL_CHUNK):
+            baselines.add(loaded.vocab.decode(val[start : start + VAL_CHUNK]))
+    ms = gradient_ms(loaded.model, train, config.dynamic.seg_len, device) if config.dynamic else None
+    chunks = (val[start : start + VAL_CHUNK] for start in range(0, len(val), VAL_CHUNK))
+    result = _score(loaded, f"{path} (validation)", chunks, config, device, ms, stats, baselines)
+    history = loaded.data.get("history") or []
+    reported = [h["val_loss"] for h in history if isinstance(h, dict) and "val_loss" in h]
+    if reported:
+        result = replace(result, reported_val_loss=float(reported[-1]))
+    return result
+
+
+def training_ms(
+    loaded: LoadedModel, checkpoint: Path, seg_len: int, device: torch.device
+) -> list[torch.Tensor] | None:
+    """Gradient statistics for dynamic evaluation from the training corpus, if it is still there."""
+    try:
+        train, _, _ = validation_ids(loaded, checkpoint)
+    except CorpusError:
+        return None
+    return gradient_ms(loaded.model, train, seg_len, device)
+
+
+def _score(
+    loaded: LoadedModel,
+    name: str,
+    chunks: Iterable[np.ndarray],
+    config: MeasureConfig,
+    device: torch.device,
+    ms: list[torch.Tensor] | None,
+    stats: TextStats,
+    baselines: CompressorBaselines | None,
+) -> TextResult:
+    model = loaded.model
+    seconds = 0.0
+    dynamic = DynamicScorer(model, config.dynamic, device, ms) if config.dynamic else None
+    if config.streams > 1:  # the segments need the whole text's length: hold its ids
+        ids = np.concatenate(list(chunks) or [np.empty(0, dtype=np.int64)])
+        _need_two(len(ids), name)
+        start = time.perf_counter()
+        static = stream_loss(model, ids, device, config.precision, streams=config.streams)
+        seconds = time.perf_counter() - start
+    else:
+        scorer = StreamScorer(model, device, config.precision)
+        for piece in chunks:
+            start = time.perf_counter()
+            scorer.feed(piece)
+            if dynamic is not None:
+                dynamic.feed(piece)
+            seconds += time.perf_counter() - start
+        _need_two(scorer.num_predicted + 1 if scorer.last is not None else 0, name)
+        static = scorer.report()
+    start = time.perf_counter()
+    dynamic_report = dynamic.report() if dynamic is not None else None
+    seconds += time.perf_counter() - start
+    return TextResult(
+        name=name,
+        static=static,
+        dynamic=dynamic_report,
+        chars_read=stats.chars,
+        skipped=stats.skipped,
+        skipped_chars="".join(sorted(stats.skipped_chars)),
+        seconds=seconds,
+        baselines=baselines.bits_per_char() if baselines is not None else {},
+    )
+
+
+def _need_two(num_known: int, name: str) -> None:
+    if num_known < 2:
+        raise CorpusError(f"{name}: fewer than two characters the model knows, nothing to predict")

@@ -1,0 +1,73 @@
+"""`charrnn score`: which of several texts does the model find most probable?
+
+Every candidate is conditioned on the same context (by default the start of a line, the
+same place `charrnn sample` starts from), so every one of its characters is predicted and
+candidates of any length are compared by their total log-probability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from charrnn.errors import ConfigError
+from charrnn.evaluate import LN2
+from charrnn.model import CharRNN
+from charrnn.sampling import default_prime
+from charrnn.vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class Scored:
+    text: str
+    nats: float  # -log p(text | context), natural log
+    rank: int  # 1 = most probable
+
+    @property
+    def bits(self) -> float:
+        return self.nats / LN2
+
+    @property
+    def bits_per_char(self) -> float:
+        return self.bits / len(self.text)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rank": self.rank,
+            "text": self.text,
+            "log_prob_nats": -self.nats,
+            "log_prob_bits": -self.bits,
+            "bits_per_char": self.bits_per_char,
+        }
+
+
+@torch.no_grad()
+def score_candidates(
+    model: CharRNN, vocab: Vocabulary, candidates: list[str], context: str, device: torch.device
+) -> list[Scored]:
+    """Candidates from most to least probable given `context` ("" = the start of a line)."""
+    if not candidates:
+        raise ConfigError("give at least one text to score (arguments or --file)")
+    if any(not c for c in candidates):
+        raise ConfigError("a candidate text is empty")
+    context = context or default_prime(vocab)
+    was_training = model.training
+    model.eval()
+    try:
+        ctx = torch.from_numpy(vocab.encode(context).astype("int64")).to(device)[None]
+        ctx_logits, state = model(ctx)
+        first_logits = ctx_logits[0, -1].float()  # predicts each candidate's first character
+        nats = []
+        for text in candidates:
+            ids = torch.from_numpy(vocab.encode(text).astype("int64")).to(device)
+            total = F.cross_entropy(first_logits[None], ids[:1], reduction="sum")
+            if len(ids) > 1:
+                logits, _ = model(ids[None, :-1], state)
+                total = total + F.cross_entropy(logits[0].float(), ids[1:], reduction="sum")
+            nats.append(float(total.double()))
+    finally:
+        model.train(was_training)
+    order = sorted(range(len(candidates)), key=lambda i: nats[i])
+    return [Scored(text=candidates[i], nats=nats[i], rank=r + 1) for r, i in enumerate(order)]
