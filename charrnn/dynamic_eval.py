@@ -4,7 +4,7 @@ The model adapts to the text as it reads it. The text is cut into segments of `s
 characters; each segment is first scored with the current weights (that score is what is
 reported), then its mean loss is back-propagated and the weights take one step:
 
-    θ ← θ − lr · ∇L / (√MS + ε) + decay · (θ₀ − θ) ⊙ RMS_norm
+    θ ← θ − lr · ∇L / max(√MS, floor) + decay · (θ₀ − θ) ⊙ RMS_norm
 
 MS is the mean squared gradient per weight, from segments of the training corpus when it is
 available, else a running mean over the segments of the evaluated text so far; RMS_norm = √MS
@@ -28,6 +28,7 @@ from charrnn.evaluate import LossReport
 from charrnn.model import CharRNN, State, detach_state
 
 EPS = 1e-8
+FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,11 @@ class DynamicScorer:
             ms = self.ms
         rms = [m.sqrt() for m in ms]
         mean_rms = sum(float(r.sum()) for r in rms) / sum(r.numel() for r in rms)
+        # A weight that hardly moved in the statistics (e.g. the embedding of a character they
+        # never saw) must not take a huge step: its RMS is floored at a tenth of the mean.
+        floor = max(FLOOR * mean_rms, EPS)
         cfg = self.config
         for p, g, r, p0 in zip(self.params, grads, rms, self.start, strict=True):
-            p.sub_(cfg.lr * g / (r + EPS))
+            p.sub_(cfg.lr * g / r.clamp(min=floor))
             rate = (cfg.decay * r / max(mean_rms, EPS)).clamp_(max=1.0)
             p.add_(rate * (p0 - p))

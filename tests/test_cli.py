@@ -42,8 +42,8 @@ def without(args: list[str], *flags: str) -> list[str]:
     return out
 
 
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
+def invoke(*args: str, input: str | None = None):
+    return runner.invoke(app, list(args), input=input)
 
 
 def assert_one_line_error(result, fragment: str) -> None:

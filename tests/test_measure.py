@@ -1,0 +1,214 @@
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest_helpers import PHRASE, train_tiny
+from test_cli import assert_one_line_error, invoke
+
+from charrnn.checkpoint import load_model
+from charrnn.dynamic_eval import DynamicConfig, DynamicScorer
+from charrnn.evaluate import StreamScorer, stream_loss
+from charrnn.measure import MeasureConfig, measure_text, measure_validation
+from charrnn.model import CharRNN, ModelConfig
+from charrnn.scoring import score_candidates
+from charrnn.textsource import TextStats, read_ids
+from charrnn.vocab import Vocabulary
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def overfit_dir(tmp_path_factory) -> Path:
+    return train_tiny(
+        tmp_path_factory.mktemp("measure"),
+        hidden_size=64,
+        seq_len=32,
+        lr=1e-2,
+        max_steps=300,
+        eval_every=300,
+        log_every=50,
+        warmup_steps=10,
+    )
+
+
+def _random_model(vocab_size: int = 9) -> CharRNN:
+    torch.manual_seed(0)
+    return CharRNN(ModelConfig(vocab_size=vocab_size, cell="lstm", num_layers=2, hidden_size=16)).eval()
+
+
+def test_a_uniform_model_has_perplexity_equal_to_the_vocabulary_size():
+    model = _random_model(vocab_size=9)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+    scorer = StreamScorer(model, CPU)
+    scorer.feed(np.random.default_rng(0).integers(0, 9, 500))
+    report = scorer.report()
+    assert report.num_predicted == 499
+    assert report.perplexity == pytest.approx(9.0, rel=1e-6)
+    assert report.bits_per_char == pytest.approx(math.log2(9), rel=1e-6)
+
+
+def test_chunked_evaluation_equals_whole_text_evaluation():
+    model = _random_model()
+    ids = np.random.default_rng(1).integers(0, 9, 1000)
+    whole = StreamScorer(model, CPU, chunk_len=10_000)
+    whole.feed(ids)
+    for piece, chunk_len in [(7, 4096), (333, 50), (1000, 1)]:
+        scorer = StreamScorer(model, CPU, chunk_len=chunk_len)
+        for start in range(0, len(ids), piece):
+            scorer.feed(ids[start : start + piece])
+        assert scorer.num_predicted == whole.num_predicted == 999
+        # float32 rounding of the batched input projection differs with the sequence length
+        assert scorer.total_nats == pytest.approx(whole.total_nats, rel=1e-6)
+
+
+def test_streams_approximate_the_exact_loss():
+    model = _random_model()
+    ids = np.random.default_rng(2).integers(0, 9, 2000)
+    exact = stream_loss(model, ids, CPU)
+    approx = stream_loss(model, ids, CPU, streams=4)
+    assert approx.num_predicted == exact.num_predicted
+    assert approx.total_nats != exact.total_nats
+    assert approx.nats_per_char == pytest.approx(exact.nats_per_char, rel=0.02)
+
+
+def test_validation_equals_what_training_reported(overfit_dir: Path):
+    loaded = load_model(overfit_dir / "last.pt", CPU)
+    result = measure_validation(loaded, overfit_dir / "last.pt", MeasureConfig(baselines=False), CPU)
+    assert result.reported_val_loss is not None
+    assert result.static.nats_per_char == pytest.approx(result.reported_val_loss, rel=1e-6)
+
+
+def test_an_overfitted_model_beats_the_compressors_on_its_text(overfit_dir: Path, tmp_path: Path):
+    text = tmp_path / "same.txt"
+    text.write_text(PHRASE * 10, encoding="utf-8")
+    loaded = load_model(overfit_dir / "last.pt", CPU)
+    result = measure_text(loaded, str(text), MeasureConfig(), CPU)
+    assert set(result.baselines) == {"gzip", "bz2", "lzma"}
+    assert result.static.bits_per_char < 0.25 * min(result.baselines.values())
+
+
+def test_reading_in_chunks_skips_and_counts_unknown_characters(tmp_path: Path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(("\ufeff" + "abcé\nab€c" * 3).encode())  # a leading byte-order mark is dropped
+
+    stats = TextStats()
+    ids = np.concatenate(list(read_ids(str(path), Vocabulary("\nabc"), "skip", stats, chunk_bytes=3)))
+    assert Vocabulary("\nabc").decode(ids) == "abc\nabc" * 3
+    assert (stats.skipped, stats.skipped_chars, stats.chars) == (6, {"é", "€"}, 27)
+
+
+def test_score_ranks_the_trained_text_above_a_corruption(overfit_dir: Path):
+    loaded = load_model(overfit_dir / "last.pt", CPU)
+    right, wrong = PHRASE.strip(), PHRASE.strip().replace("runs", "rnus")
+    scored = score_candidates(loaded.model, loaded.vocab, [wrong, right], "", CPU)
+    assert [s.text for s in scored] == [right, wrong]
+    assert [s.rank for s in scored] == [1, 2]
+    assert scored[0].nats < scored[1].nats
+
+
+def test_dynamic_evaluation_scores_each_segment_before_learning_from_it():
+    model = _random_model()
+    ids = np.random.default_rng(3).integers(0, 9, 301)
+    dynamic = DynamicScorer(model, DynamicConfig(lr=1e-2, seg_len=50), CPU)
+    for start in range(0, len(ids), 37):
+        dynamic.feed(ids[start : start + 37])
+    report = dynamic.report()
+    static = StreamScorer(model, CPU)
+    static.feed(ids[:51])  # the first segment: 50 predictions
+    assert dynamic.segment_nats[0] == pytest.approx(static.total_nats, rel=1e-6)
+    assert report.num_predicted == 300 and len(dynamic.segment_nats) == 6
+    later = StreamScorer(model, CPU)
+    later.feed(ids)
+    assert report.total_nats != pytest.approx(later.total_nats, rel=1e-6)  # it did adapt
+    assert torch.equal(model.head.weight, _random_model().head.weight)  # the caller's model unchanged
+
+
+def test_dynamic_evaluation_lowers_the_loss_on_repetitive_text(overfit_dir: Path, tmp_path: Path):
+    text = tmp_path / "new.txt"
+    text.write_text("the dear deer waits; " * 30, encoding="utf-8")
+    loaded = load_model(overfit_dir / "last.pt", CPU)
+    config = MeasureConfig(baselines=False, dynamic=DynamicConfig(lr=3e-3, seg_len=20))
+    result = measure_text(loaded, str(text), config, CPU)
+    assert result.dynamic is not None
+    assert result.dynamic.nats_per_char < 0.8 * result.static.nats_per_char
+
+
+def test_perplexity_cli_json_from_stdin(overfit_dir: Path):
+    ck = str(overfit_dir / "last.pt")
+    result = invoke("perplexity", "-", "--checkpoint", ck, "--json", input=PHRASE * 3)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    row = doc["texts"][0]
+    assert row["text"] == "stdin" and row["chars_scored"] == len(PHRASE) * 3 - 1
+    for key in ("nats_per_char", "bits_per_char", "perplexity", "seconds", "chars_per_sec"):
+        assert row[key] > 0
+    assert set(row["baselines_bits_per_char"]) == {"gzip", "bz2", "lzma"}
+    assert doc["exact"] is True and doc["total"]["chars_scored"] == row["chars_scored"]
+
+
+def test_perplexity_cli_table_for_several_files(overfit_dir: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a, b = Path("a.txt"), Path("b.txt")
+    a.write_text(PHRASE * 2, encoding="utf-8")
+    b.write_text("the deer\n", encoding="utf-8")
+    result = invoke("perplexity", str(a), str(b), "--checkpoint", str(overfit_dir / "last.pt"))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    rows = [line for line in result.stderr.splitlines() if line.startswith("│")]
+    assert [row.split("│")[1].strip() for row in rows] == ["a.txt", "b.txt", "total"]
+
+
+def test_perplexity_cli_unknown_characters_as_errors(overfit_dir: Path, tmp_path: Path):
+    path = tmp_path / "u.txt"
+    path.write_text("the Zed deer", encoding="utf-8")
+    args = ["perplexity", str(path), "--checkpoint", str(overfit_dir / "last.pt")]
+    assert_one_line_error(invoke(*args, "--unknown", "error"), "'Z' at character position(s) 4")
+    skipped = invoke(*args, "--json")
+    assert json.loads(skipped.stdout)["texts"][0]["skipped_unknown"] == 1
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["missing.txt"], "file not found"),
+        (["--streams", "0"], "--streams"),
+        (["--unknown", "ignore"], "--unknown"),
+        (["--dynamic", "--streams", "2"], "--dynamic"),
+    ],
+)
+def test_perplexity_cli_errors(overfit_dir: Path, args: list[str], fragment: str):
+    assert_one_line_error(invoke("perplexity", *args, "--checkpoint", str(overfit_dir / "last.pt")), fragment)
+
+
+def test_perplexity_needs_a_file_when_the_corpus_moved(overfit_dir: Path, tmp_path: Path):
+    import shutil
+
+    moved = tmp_path / "ck"
+    shutil.copytree(overfit_dir, moved)
+    (overfit_dir.parent / "tiny.txt").rename(tmp_path / "elsewhere.txt")
+    try:
+        result = invoke("perplexity", "--checkpoint", str(moved / "last.pt"))
+        assert_one_line_error(result, "give a FILE")
+    finally:
+        (tmp_path / "elsewhere.txt").rename(overfit_dir.parent / "tiny.txt")
+
+
+def test_score_cli_table_and_json(overfit_dir: Path, tmp_path: Path):
+    ck = str(overfit_dir / "last.pt")
+    result = invoke("score", "the red dear", "the red deer", "--checkpoint", ck, "--json")
+    assert result.exit_code == 0, result.stderr
+    ranked = json.loads(result.stdout)["candidates"]
+    assert [c["rank"] for c in ranked] == [1, 2]
+    assert ranked[0]["log_prob_nats"] >= ranked[1]["log_prob_nats"]
+    candidates = tmp_path / "c.txt"
+    candidates.write_text("the red deer\nthe rde deer\n", encoding="utf-8")
+    table = invoke("score", "--file", str(candidates), "--context", "runs; ", "--checkpoint", ck)
+    assert table.exit_code == 0 and table.stdout == ""
+    assert table.stderr.index("the red deer") < table.stderr.index("the rde deer")
+    assert_one_line_error(invoke("score", "the Zed", "--checkpoint", ck), "'Z'")
+    assert_one_line_error(invoke("score", "--checkpoint", ck), "at least one text")
