@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest_helpers import PHRASE, tiny_config
+from conftest_helpers import PHRASE, tiny_config, train_tiny
 
 from charrnn.train_config import TrainConfig
 
@@ -32,3 +32,18 @@ def make_config(tiny_corpus: Path, tmp_path: Path) -> Callable[..., TrainConfig]
         return tiny_config(Path(corpus), Path(checkpoint_dir), **overrides)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def overfit_dir(tmp_path_factory) -> Path:
+    """A tiny model trained until it knows PHRASE by heart; its checkpoint directory."""
+    return train_tiny(
+        tmp_path_factory.mktemp("overfit"),
+        hidden_size=64,
+        seq_len=32,
+        lr=1e-2,
+        max_steps=300,
+        eval_every=300,
+        log_every=50,
+        warmup_steps=10,
+    )

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest_helpers import PHRASE, train_tiny
+from conftest_helpers import PHRASE
 from test_cli import assert_one_line_error, invoke
 
 from charrnn.checkpoint import load_model
@@ -18,20 +18,6 @@ from charrnn.textsource import TextStats, read_ids
 from charrnn.vocab import Vocabulary
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def overfit_dir(tmp_path_factory) -> Path:
-    return train_tiny(
-        tmp_path_factory.mktemp("measure"),
-        hidden_size=64,
-        seq_len=32,
-        lr=1e-2,
-        max_steps=300,
-        eval_every=300,
-        log_every=50,
-        warmup_steps=10,
-    )
 
 
 def _random_model(vocab_size: int = 9) -> CharRNN:

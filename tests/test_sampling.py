@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest_helpers import PHRASE, train_tiny
+from conftest_helpers import PHRASE
 
 from charrnn.checkpoint import load_model
 from charrnn.errors import ConfigError
@@ -13,20 +13,9 @@ from charrnn.sampling import SampleConfig, filter_logits, generate_ids, sample_p
 from charrnn.stepper import Stepper
 
 
-@pytest.fixture(scope="module")
-def overfit_checkpoint(tmp_path_factory) -> Path:
-    ck = train_tiny(
-        tmp_path_factory.mktemp("overfit"),
-        hidden_size=64,
-        epochs=1000,
-        seq_len=32,
-        lr=1e-2,
-        max_steps=300,
-        eval_every=300,
-        log_every=50,
-        warmup_steps=10,
-    )
-    return ck / "last.pt"
+@pytest.fixture
+def overfit_checkpoint(overfit_dir: Path) -> Path:
+    return overfit_dir / "last.pt"
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
