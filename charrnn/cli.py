@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from charrnn import __version__
 from charrnn.dynamic_eval import DynamicConfig
-from charrnn.errors import CharRNNError, ConfigError
+from charrnn.errors import CharRNNError
 from charrnn.reporting import RichReporter
 from charrnn.resume import config_for_resume, last_checkpoint_path
 from charrnn.sampling import SampleConfig
@@ -314,8 +314,6 @@ def perplexity_command(
         config = MeasureConfig(
             streams=streams, unknown=unknown, baselines=baselines, precision=precision, dynamic=dyn
         )
-        if precision not in ("fp32", "bf16", "auto"):
-            raise ConfigError(f"--precision must be fp32, bf16 or auto, not {precision!r}")
         run_perplexity(
             files=list(files or []),
             checkpoint=checkpoint,

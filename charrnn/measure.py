@@ -40,6 +40,8 @@ class MeasureConfig:
             raise ConfigError(f"--streams must be >= 1, not {self.streams}")
         if self.unknown not in UNKNOWN_POLICIES:
             raise ConfigError(f"--unknown must be one of {', '.join(UNKNOWN_POLICIES)}, not {self.unknown!r}")
+        if self.precision not in ("fp32", "bf16", "auto"):
+            raise ConfigError(f"--precision must be fp32, bf16 or auto, not {self.precision!r}")
         if self.dynamic is not None and self.streams > 1:
             raise ConfigError("--dynamic reads the text in order: use it with --streams 1")
 
@@ -200,7 +202,7 @@ def _score(
             if dynamic is not None:
                 dynamic.feed(piece)
             seconds += time.perf_counter() - start
-        _need_two(scorer.num_predicted + 1 if scorer.last is not None else 0, name)
+        _need_two(scorer.num_predicted + 1, name)
         static = scorer.report()
     start = time.perf_counter()
     dynamic_report = dynamic.report() if dynamic is not None else None

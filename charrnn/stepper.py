@@ -136,7 +136,6 @@ class Stepper:
             self.sig, self.cand = gt[:, : 3 * h], gt[:, 3 * h :]
             self.i_gate, self.f_gate, self.o_gate = gt[:, :h], gt[:, h : 2 * h], gt[:, 2 * h : 3 * h]
         if cfg.cell == "gru":
-            self.gi_rz, self.gi_n = gt[:, : 2 * h], gt[:, 2 * h :]
             self.gh_rz, self.gh_n = gh[:, : 2 * h], gh[:, 2 * h :]
             self.r_gate, self.z_gate = gh[:, :h], gh[:, h : 2 * h]
 
