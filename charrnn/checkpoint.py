@@ -24,6 +24,11 @@ from charrnn.vocab import Vocabulary
 FORMAT = "charrnn-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format", "format_version", "model_config", "vocab", "model_state")
+TEMP_SUFFIX = ".tmp"  # a write in progress is ".NAME.<random>.tmp" beside NAME
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
 
 
 def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
@@ -33,7 +38,7 @@ def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
     """
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
@@ -46,6 +51,19 @@ def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
             reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0]
             raise CheckpointError(f"could not write checkpoint {path}: {reason}") from None
         raise
+
+
+def remove_unfinished_writes(directory: Path, names: tuple[str, ...]) -> int:
+    """Delete the temporary files of writes to `names` that a killed process never finished; how many.
+
+    Only call this while holding the directory (run_lock): a live writer's file would go too.
+    """
+    removed = 0
+    for name in names:
+        for tmp in directory.glob(f"{_temp_prefix(directory / name)}*{TEMP_SUFFIX}"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:

@@ -13,6 +13,18 @@ from charrnn.vocab import Vocabulary
 
 BOM = "\ufeff"
 
+# Files that are not UTF-8 text but are often passed by mistake, by their first bytes; consulted
+# only once the bytes have failed to decode (a text may well begin with "BZh").
+NOT_TEXT = {
+    b"\x1f\x8b": "gzip-compressed: decompress it first",
+    b"BZh": "bzip2-compressed: decompress it first",
+    b"\xfd7zXZ": "xz-compressed: decompress it first",
+    b"PK\x03\x04": "a zip archive: extract it first",
+    b"%PDF": "a PDF document: extract its text first",
+    b"\xff\xfe": "UTF-16 text: convert it, e.g. iconv -f UTF-16 -t UTF-8",
+    b"\xfe\xff": "UTF-16 text: convert it, e.g. iconv -f UTF-16 -t UTF-8",
+}
+
 
 @dataclass(frozen=True)
 class Fingerprint:
@@ -54,10 +66,25 @@ def decode_utf8(data: bytes, source: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise CorpusError(
-            f"{source} is not valid UTF-8: byte 0x{data[e.start]:02x} at byte offset {e.start}"
-        ) from None
+        where = f"byte 0x{data[e.start]:02x} at byte offset {e.start}"
+        raise not_utf8_error(source, data[:8], where) from None
     return text[1:] if text.startswith(BOM) else text
+
+
+def not_utf8_error(source: str, head: bytes, where: str) -> CorpusError:
+    """The error for bytes that do not decode: what the file seems to be (by `head`, its first
+    bytes) and what to do, else where the first bad byte is."""
+    for magic, what in NOT_TEXT.items():
+        if head.startswith(magic):
+            return CorpusError(f"{source} is not UTF-8 text: it looks {what}")
+    return CorpusError(f"{source} is not valid UTF-8: {where}")
+
+
+def check_is_text(text: str, source: str) -> None:
+    """A NUL character never occurs in text: its presence means a binary file was given."""
+    nul = text.find("\0")
+    if nul >= 0:
+        raise CorpusError(f"{source} holds a NUL character (at character {nul}): a binary file, not text")
 
 
 def fingerprint_of(path: Path, data: bytes) -> Fingerprint:
@@ -70,6 +97,7 @@ def load_corpus(path: Path, vocab: Vocabulary | None = None) -> Corpus:
     text = decode_utf8(data, str(path))
     if not text:
         raise CorpusError(f"corpus is empty: {path}")
+    check_is_text(text, str(path))
     vocab = vocab or Vocabulary.from_text(text)
     ids = vocab.encode(text)
     return Corpus(ids=ids, vocab=vocab, fingerprint=fingerprint_of(path, data))

@@ -28,9 +28,10 @@ def load_start(
     config: TrainConfig, device: torch.device, *, resume: bool, init_from: Path | None, force: bool
 ) -> Start:
     last = last_checkpoint_path(Path(config.checkpoint_dir))
-    if not resume and last.exists() and not force:
+    existing = [p for p in (last, last.with_name("best.pt")) if p.exists()]
+    if not resume and existing and not force:
         raise CheckpointError(
-            f"{last} already exists: add --resume to continue that run, --force to start "
+            f"{existing[0]} already exists: add --resume to continue that run, --force to start "
             "over (overwriting it), or choose another --checkpoint-dir"
         )
     saved = load_checkpoint(last, device) if resume else None
@@ -77,18 +78,6 @@ def config_for_resume(checkpoint_dir: Path, overrides: dict[str, Any]) -> TrainC
         )
     allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES}
     return replace(saved, **allowed)
-
-
-def check_writable(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise CheckpointError(
-            f"cannot write to checkpoint directory {directory}: {e.strerror or e}"
-        ) from None
 
 
 def _load_training_corpus(config: TrainConfig, vocab: Vocabulary | None) -> Corpus:

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from charrnn.corpus import BOM
+from charrnn.corpus import BOM, not_utf8_error
 from charrnn.errors import ConfigError, CorpusError, VocabularyError
 from charrnn.vocab import Vocabulary, describe_chars
 
@@ -56,18 +56,21 @@ def read_text_chunks(source: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[st
     stream = _open(source)
     consumed = 0  # bytes handed to the decoder before this chunk
     first = True
+    head = b""  # the first bytes: what a file that does not decode seems to be
     try:
         while True:
-            data = stream.read(chunk_bytes)
+            try:
+                data = stream.read(chunk_bytes)
+            except OSError as e:
+                raise CorpusError(f"cannot read {name}: {e.strerror or e}") from None
+            head = data[:8] if consumed == 0 else head
             final = not data
             pending = len(decoder.getstate()[0])
             try:
                 text = decoder.decode(data, final=final)
             except UnicodeDecodeError as e:
                 at = consumed - pending + e.start
-                raise CorpusError(f"{name} is not valid UTF-8: invalid byte at byte offset {at}") from None
-            except OSError as e:
-                raise CorpusError(f"cannot read {name}: {e.strerror or e}") from None
+                raise not_utf8_error(name, head, f"invalid byte at byte offset {at}") from None
             consumed += len(data)
             if first and text:
                 text = text[1:] if text.startswith(BOM) else text

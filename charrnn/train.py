@@ -18,13 +18,14 @@ import torch.nn.functional as F
 
 from charrnn import __version__
 from charrnn.batching import stream_layout
-from charrnn.checkpoint import save_checkpoint
+from charrnn.checkpoint import remove_unfinished_writes, save_checkpoint
 from charrnn.corpus import split_train_val
 from charrnn.errors import ConfigError, TrainingDiverged
 from charrnn.evaluate import LN2, stream_loss
-from charrnn.metrics import MetricsLog, RunInfo, TrainObserver
+from charrnn.metrics import MetricsLog, RunInfo, TrainObserver, rewind_metrics
 from charrnn.model import CharRNN, State, count_parameters, detach_state
-from charrnn.resume import check_writable, last_checkpoint_path, load_start, restore_rng, rng_state
+from charrnn.resume import last_checkpoint_path, load_start, restore_rng, rng_state
+from charrnn.run_lock import lock_checkpoint_dir
 from charrnn.runtime import autocast, choose_device, choose_precision, configure_threads
 from charrnn.sampling import sample_text
 from charrnn.schedule import learning_rate
@@ -44,6 +45,9 @@ class Progress:
     best_val_loss: float = math.inf
 
 
+RUN_FILES = ("metrics.jsonl", "best.pt", "last.pt")
+
+
 @dataclass(frozen=True)
 class TrainResult:
     stop_reason: str  # "epochs", "max_steps", "max_minutes", "interrupted"
@@ -58,7 +62,11 @@ class TrainResult:
 
 
 class _Run:
-    """The state of one training invocation; `train()` is the public entry point."""
+    """The state of one training invocation; `train()` is the public entry point.
+
+    Construction reads and checks every input and writes nothing; `prepare_directory` (under the
+    directory's lock) is the first write.
+    """
 
     def __init__(
         self,
@@ -82,7 +90,6 @@ class _Run:
         self.vocab = corpus.vocab
         self.train_ids, self.val_ids = split_train_val(corpus.ids, config.val_frac)
         self.layout = stream_layout(self.train_ids, config.batch_size, config.seq_len)
-        check_writable(self.checkpoint_dir)  # only once every input has been checked
 
         self.model = CharRNN(config.model_config(self.vocab.size)).to(self.device)
         if start.model_state is not None:
@@ -98,9 +105,7 @@ class _Run:
         self.carried: State | None = None
         if start.saved is not None:
             self._restore(start.saved)
-        elif force:  # starting over: the old run's files must not mix with the new one's
-            for name in ("metrics.jsonl", "best.pt", "last.pt"):
-                (self.checkpoint_dir / name).unlink(missing_ok=True)
+        self.resumed = start.saved is not None
         self.metrics = MetricsLog(self.checkpoint_dir / "metrics.jsonl")
         self.observers.insert(0, self.metrics)
         self.epoch_steps = math.ceil(self.layout.windows_per_epoch * config.epochs)
@@ -116,10 +121,24 @@ class _Run:
         self.carried = tuple(t.to(self.device) for t in carried) if carried else None
         restore_rng(saved["rng"])
 
+    def prepare_directory(self) -> None:
+        """Clear what a killed or replaced run left behind, so that nothing mixes with this run."""
+        removed = remove_unfinished_writes(self.checkpoint_dir, RUN_FILES)
+        if removed:
+            self.tell(f"removed {removed} unfinished write(s) left by an interrupted run")
+        if self.resumed:
+            rewind_metrics(self.metrics.path, self.progress.step)
+        else:  # load_start refused unless the directory held no run or --force starts over
+            for name in RUN_FILES:
+                (self.checkpoint_dir / name).unlink(missing_ok=True)
+
     # -- reporting -------------------------------------------------------------------------
     def _emit(self, method: str, *args: Any) -> None:
         for observer in self.observers:
             getattr(observer, method)(*args)
+
+    def tell(self, text: str) -> None:
+        self._emit("on_message", text)
 
     def _record(self, event: str, **values: Any) -> dict[str, Any]:
         p = self.progress
@@ -164,6 +183,8 @@ class _Run:
             self.model, self.val_ids, self.device, self.precision, streams=self.config.val_streams
         )
         val_loss = report.nats_per_char
+        if not math.isfinite(val_loss):
+            self._diverged(self.progress.step, f"the validation loss is {val_loss}")
         improved = val_loss < self.progress.best_val_loss
         if improved:
             self.progress.best_val_loss = val_loss
@@ -213,10 +234,16 @@ class _Run:
     def _check_finite(self, first_bad: torch.Tensor) -> None:
         bad = int(first_bad)
         if bad >= 0:
-            raise TrainingDiverged(
-                f"training diverged at step {bad}: the loss became NaN or infinite; "
-                f"{self.checkpoint_dir} keeps the last good checkpoint (try a lower --lr)"
-            )
+            self._diverged(bad, "the loss or its gradient became NaN or infinite")
+
+    def _diverged(self, step: int, what: str) -> None:
+        last = last_checkpoint_path(self.checkpoint_dir)
+        kept = (
+            f"{self.checkpoint_dir} keeps the last good checkpoint"
+            if last.exists()
+            else "no checkpoint had been saved yet"
+        )
+        raise TrainingDiverged(f"training diverged at step {step}: {what}; {kept} (try a lower --lr)")
 
     def run(self, stop: StopRequest) -> TrainResult:
         cfg, p, layout = self.config, self.progress, self.layout
@@ -269,14 +296,13 @@ class _Run:
             loss = loss_sum / targets.numel()
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.carried = detach_state(state)
-            first_bad = torch.where(
-                (first_bad < 0) & ~torch.isfinite(loss.detach()),
-                p.step + 1,
-                first_bad,
-            )
+            # Recorded on the device, read only at log/eval time: no host sync per step. A
+            # non-finite gradient norm poisons the weights even when the loss itself was finite.
+            bad = ~torch.isfinite(loss.detach()) | ~torch.isfinite(grad_norm)
+            first_bad = torch.where((first_bad < 0) & bad, p.step + 1, first_bad)
             interval_loss += loss.detach()
             p.step += 1
             p.chars_seen += targets.numel()
@@ -311,10 +337,7 @@ class _Run:
         self._check_finite(first_bad)
         if reason == "interrupted":
             self._save(best=False)  # fast: a signal asks to stop within seconds
-            self._emit(
-                "on_message",
-                f"interrupted at step {p.step}: saved {last_checkpoint_path(self.checkpoint_dir)}",
-            )
+            self.tell(f"interrupted at step {p.step}: saved {last_checkpoint_path(self.checkpoint_dir)}")
         elif last_eval_step != p.step:
             self._evaluate()
         last_val = self.history[-1]["val_loss"] if self.history else None
@@ -345,5 +368,9 @@ def train(
     if resume and init_from is not None:
         raise ConfigError("--resume and --init-from cannot be combined")
     run = _Run(config, observers, resume=resume, init_from=init_from, force=force)
-    with stop_on_signals(stop or StopRequest()) as request:
+    with (
+        lock_checkpoint_dir(run.checkpoint_dir, force=force, warn=run.tell),
+        stop_on_signals(stop or StopRequest()) as request,
+    ):
+        run.prepare_directory()
         return run.run(request)

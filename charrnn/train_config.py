@@ -56,20 +56,25 @@ class TrainConfig:
             "log_every": "--log-every",
         }
         for name, flag in positive.items():
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{flag} must be positive, not {getattr(self, name)}")
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):  # written so that NaN fails too
+                raise ConfigError(f"{flag} must be positive, not {value}")
         checks = [
             (0.0 < self.val_frac < 1.0, "--val-frac must be in (0, 1)", self.val_frac),
             (self.lr > 0 and math.isfinite(self.lr), "--lr must be positive", self.lr),
             (0.0 <= self.min_lr_frac <= 1.0, "--min-lr-frac must be in [0, 1]", self.min_lr_frac),
             (self.warmup_steps >= 0, "--warmup-steps must be >= 0", self.warmup_steps),
-            (self.weight_decay >= 0, "--weight-decay must be >= 0", self.weight_decay),
+            (
+                self.weight_decay >= 0 and math.isfinite(self.weight_decay),
+                "--weight-decay must be >= 0",
+                self.weight_decay,
+            ),
             (self.grad_clip > 0, "--grad-clip must be positive", self.grad_clip),
             (self.sample_chars >= 0, "--sample-chars must be >= 0", self.sample_chars),
             (self.threads is None or self.threads > 0, "--threads must be positive", self.threads),
             (self.max_steps is None or self.max_steps > 0, "--max-steps must be positive", self.max_steps),
             (
-                self.max_minutes is None or self.max_minutes > 0,
+                self.max_minutes is None or (self.max_minutes > 0 and math.isfinite(self.max_minutes)),
                 "--max-minutes must be positive (0 = no limit)",
                 self.max_minutes,
             ),

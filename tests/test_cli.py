@@ -127,7 +127,7 @@ def test_train_writes_checkpoints_and_nothing_to_stdout(tmp_path: Path, tiny_cor
     result = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *TINY)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
-    assert sorted(p.name for p in ck.iterdir()) == ["best.pt", "last.pt", "metrics.jsonl"]
+    assert sorted(p.name for p in ck.iterdir()) == [".train.lock", "best.pt", "last.pt", "metrics.jsonl"]
 
 
 def test_progress_goes_to_stderr(tmp_path: Path, tiny_corpus: Path):
