@@ -32,7 +32,8 @@ class LossReport:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(self.nats_per_char)
+        nats = self.nats_per_char
+        return math.exp(nats) if nats < 700 else math.inf  # exp overflows a float past ~709
 
 
 IGNORE = -100  # target id that cross_entropy skips (padding of the last, shorter stream)

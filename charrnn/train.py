@@ -20,6 +20,7 @@ from charrnn import __version__
 from charrnn.batching import stream_layout
 from charrnn.checkpoint import remove_unfinished_writes, save_checkpoint
 from charrnn.corpus import split_train_val
+from charrnn.divergence import DivergenceGuard
 from charrnn.errors import ConfigError, TrainingDiverged
 from charrnn.evaluate import LN2, stream_loss
 from charrnn.metrics import MetricsLog, RunInfo, TrainObserver, rewind_metrics
@@ -106,6 +107,7 @@ class _Run:
         if start.saved is not None:
             self._restore(start.saved)
         self.resumed = start.saved is not None
+        self.guard = DivergenceGuard(self.vocab.size, self.device)
         self.metrics = MetricsLog(self.checkpoint_dir / "metrics.jsonl")
         self.observers.insert(0, self.metrics)
         self.epoch_steps = math.ceil(self.layout.windows_per_epoch * config.epochs)
@@ -183,8 +185,8 @@ class _Run:
             self.model, self.val_ids, self.device, self.precision, streams=self.config.val_streams
         )
         val_loss = report.nats_per_char
-        if not math.isfinite(val_loss):
-            self._diverged(self.progress.step, f"the validation loss is {val_loss}")
+        if self.guard.is_bad(val_loss):
+            self._diverged(self.progress.step, "on validation " + self.guard.describe(val_loss))
         improved = val_loss < self.progress.best_val_loss
         if improved:
             self.progress.best_val_loss = val_loss
@@ -231,10 +233,10 @@ class _Run:
             return 0.0
         return (time.perf_counter() - started) / (self.config.max_minutes * 60)
 
-    def _check_finite(self, first_bad: torch.Tensor) -> None:
-        bad = int(first_bad)
-        if bad >= 0:
-            self._diverged(bad, "the loss or its gradient became NaN or infinite")
+    def _check_diverged(self) -> None:
+        problem = self.guard.problem()
+        if problem is not None:
+            self._diverged(*problem)
 
     def _diverged(self, step: int, what: str) -> None:
         last = last_checkpoint_path(self.checkpoint_dir)
@@ -270,7 +272,6 @@ class _Run:
         last_eval_step = self.history[-1]["step"] if self.history else -1
         interval_loss = torch.zeros((), device=self.device)
         interval_steps, interval_chars, interval_start = 0, 0, time.perf_counter()
-        first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
         self.model.train()
         while (reason := self._stop_reason(started, stop)) is None:
             if p.window == 0:
@@ -299,10 +300,7 @@ class _Run:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.carried = detach_state(state)
-            # Recorded on the device, read only at log/eval time: no host sync per step. A
-            # non-finite gradient norm poisons the weights even when the loss itself was finite.
-            bad = ~torch.isfinite(loss.detach()) | ~torch.isfinite(grad_norm)
-            first_bad = torch.where((first_bad < 0) & bad, p.step + 1, first_bad)
+            self.guard.observe(p.step + 1, loss, grad_norm)
             interval_loss += loss.detach()
             p.step += 1
             p.chars_seen += targets.numel()
@@ -313,7 +311,7 @@ class _Run:
                 p.epoch, p.window = p.epoch + 1, 0
             p.seconds = seconds_before + time.perf_counter() - started
             if p.step % cfg.log_every == 0:
-                self._check_finite(first_bad)
+                self._check_diverged()
                 elapsed = time.perf_counter() - interval_start
                 train_loss = float(interval_loss) / interval_steps
                 self._emit(
@@ -330,11 +328,11 @@ class _Run:
                 interval_loss.zero_()
                 interval_steps, interval_chars, interval_start = 0, 0, time.perf_counter()
             if p.step % cfg.eval_every == 0:
-                self._check_finite(first_bad)
+                self._check_diverged()
                 self._evaluate()
                 last_eval_step = p.step
                 interval_start = time.perf_counter()
-        self._check_finite(first_bad)
+        self._check_diverged()
         if reason == "interrupted":
             self._save(best=False)  # fast: a signal asks to stop within seconds
             self.tell(f"interrupted at step {p.step}: saved {last_checkpoint_path(self.checkpoint_dir)}")

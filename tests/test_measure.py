@@ -198,3 +198,10 @@ def test_score_cli_table_and_json(overfit_dir: Path, tmp_path: Path):
     assert table.stderr.index("the red deer") < table.stderr.index("the rde deer")
     assert_one_line_error(invoke("score", "the Zed", "--checkpoint", ck), "'Z'")
     assert_one_line_error(invoke("score", "--checkpoint", ck), "at least one text")
+
+
+def test_perplexity_of_a_huge_loss_is_infinite_not_an_overflow():
+    from charrnn.evaluate import LossReport
+
+    assert LossReport(total_nats=2e5, num_predicted=100).perplexity == math.inf  # 2,000 nats/char
+    assert LossReport(total_nats=100 * math.log(65), num_predicted=100).perplexity == pytest.approx(65)
