@@ -11,6 +11,7 @@ import os
 import pickle
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,9 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     if path.is_dir():
         raise CheckpointError(f"checkpoint is a directory, not a file: {path}")
     try:
-        data = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickles; the refusal says enough
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
         code = re.search(r"GLOBAL ([\w.]+)", str(e))
         if code is None:  # not a pickle of plain data at all

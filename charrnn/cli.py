@@ -15,7 +15,7 @@ from charrnn import __version__
 from charrnn.dynamic_eval import DynamicConfig
 from charrnn.errors import CharRNNError
 from charrnn.reporting import RichReporter
-from charrnn.resume import config_for_resume, last_checkpoint_path
+from charrnn.resume import check_start_options, config_for_resume, last_checkpoint_path
 from charrnn.sampling import SampleConfig
 from charrnn.train import train
 from charrnn.train_config import TrainConfig
@@ -167,6 +167,7 @@ def train_command(
     typed = _explicit_options(ctx, options)
 
     def run() -> None:
+        check_start_options(resume, init_from)
         if resume:
             config = config_for_resume(checkpoint_dir, typed)
             if corpus is not None:

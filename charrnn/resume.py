@@ -55,6 +55,11 @@ def load_start(
     return Start(config=config, corpus=corpus, saved=saved, model_state=state)
 
 
+def check_start_options(resume: bool, init_from: Path | None) -> None:
+    if resume and init_from is not None:
+        raise ConfigError("--resume and --init-from cannot be combined")
+
+
 def last_checkpoint_path(checkpoint_dir: Path) -> Path:
     return checkpoint_dir / "last.pt"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from charrnn.errors import ConfigError
+from charrnn.errors import ConfigError, VocabularyError
 from charrnn.evaluate import LN2
 from charrnn.model import CharRNN
 from charrnn.sampling import default_prime
@@ -43,6 +43,13 @@ class Scored:
         }
 
 
+def _encode(vocab: Vocabulary, text: str, what: str, device: torch.device) -> torch.Tensor:
+    try:
+        return torch.from_numpy(vocab.encode(text).astype("int64")).to(device)
+    except VocabularyError as e:
+        raise VocabularyError(f"{what}: {e}") from None
+
+
 @torch.no_grad()
 def score_candidates(
     model: CharRNN, vocab: Vocabulary, candidates: list[str], context: str, device: torch.device
@@ -52,16 +59,15 @@ def score_candidates(
         raise ConfigError("give at least one text to score (arguments or --file)")
     if any(not c for c in candidates):
         raise ConfigError("a candidate text is empty")
-    context = context or default_prime(vocab)
+    ctx = _encode(vocab, context or default_prime(vocab), "--context", device)[None]  # (1, C)
+    encoded = [_encode(vocab, t, f"candidate {i + 1} ({t[:40]!r})", device) for i, t in enumerate(candidates)]
     was_training = model.training
     model.eval()
     try:
-        ctx = torch.from_numpy(vocab.encode(context).astype("int64")).to(device)[None]
         ctx_logits, state = model(ctx)
         first_logits = ctx_logits[0, -1].float()  # predicts each candidate's first character
         nats = []
-        for text in candidates:
-            ids = torch.from_numpy(vocab.encode(text).astype("int64")).to(device)
+        for ids in encoded:
             total = F.cross_entropy(first_logits[None], ids[:1], reduction="sum")
             if len(ids) > 1:
                 logits, _ = model(ids[None, :-1], state)

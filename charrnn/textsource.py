@@ -22,6 +22,7 @@ from charrnn.vocab import Vocabulary, describe_chars
 
 STDIN = "-"
 CHUNK_BYTES = 1 << 20
+HEAD_BYTES = 8  # enough to recognise a compressed file, an archive or UTF-16 (corpus.NOT_TEXT)
 UNKNOWN_POLICIES = ("skip", "error")
 
 
@@ -63,13 +64,16 @@ def read_text_chunks(source: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[st
                 data = stream.read(chunk_bytes)
             except OSError as e:
                 raise CorpusError(f"cannot read {name}: {e.strerror or e}") from None
-            head = data[:8] if consumed == 0 else head
+            if len(head) < HEAD_BYTES:
+                head = (head + data)[:HEAD_BYTES]
             final = not data
             pending = len(decoder.getstate()[0])
             try:
                 text = decoder.decode(data, final=final)
             except UnicodeDecodeError as e:
                 at = consumed - pending + e.start
+                if len(head) < HEAD_BYTES and consumed + len(data) == len(head):  # all read so far
+                    head = (head + stream.read(HEAD_BYTES - len(head)))[:HEAD_BYTES]
                 raise not_utf8_error(name, head, f"invalid byte at byte offset {at}") from None
             consumed += len(data)
             if first and text:

@@ -21,11 +21,11 @@ from charrnn.batching import stream_layout
 from charrnn.checkpoint import remove_unfinished_writes, save_checkpoint
 from charrnn.corpus import split_train_val
 from charrnn.divergence import DivergenceGuard
-from charrnn.errors import ConfigError, TrainingDiverged
+from charrnn.errors import TrainingDiverged
 from charrnn.evaluate import LN2, stream_loss
 from charrnn.metrics import MetricsLog, RunInfo, TrainObserver, rewind_metrics
 from charrnn.model import CharRNN, State, count_parameters, detach_state
-from charrnn.resume import last_checkpoint_path, load_start, restore_rng, rng_state
+from charrnn.resume import check_start_options, last_checkpoint_path, load_start, restore_rng, rng_state
 from charrnn.run_lock import lock_checkpoint_dir
 from charrnn.runtime import autocast, choose_device, choose_precision, configure_threads
 from charrnn.sampling import sample_text
@@ -363,8 +363,7 @@ def train(
     stop: StopRequest | None = None,
 ) -> TrainResult:
     """Train (or resume) a model as `config` says; SIGINT/SIGTERM stop it after a saved step."""
-    if resume and init_from is not None:
-        raise ConfigError("--resume and --init-from cannot be combined")
+    check_start_options(resume, init_from)
     run = _Run(config, observers, resume=resume, init_from=init_from, force=force)
     with (
         lock_checkpoint_dir(run.checkpoint_dir, force=force, warn=run.tell),

@@ -158,19 +158,6 @@ def test_perplexity_cli_unknown_characters_as_errors(overfit_dir: Path, tmp_path
     assert json.loads(skipped.stdout)["texts"][0]["skipped_unknown"] == 1
 
 
-@pytest.mark.parametrize(
-    "args,fragment",
-    [
-        (["missing.txt"], "file not found"),
-        (["--streams", "0"], "--streams"),
-        (["--unknown", "ignore"], "--unknown"),
-        (["--dynamic", "--streams", "2"], "--dynamic"),
-    ],
-)
-def test_perplexity_cli_errors(overfit_dir: Path, args: list[str], fragment: str):
-    assert_one_line_error(invoke("perplexity", *args, "--checkpoint", str(overfit_dir / "last.pt")), fragment)
-
-
 def test_perplexity_needs_a_file_when_the_corpus_moved(overfit_dir: Path, tmp_path: Path):
     import shutil
 

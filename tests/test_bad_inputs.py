@@ -1,0 +1,362 @@
+"""The bad-input matrix: every command, every kind of input a user can get wrong.
+
+Each row asserts: exit code 1 with exactly one `error:` line on stderr naming the problem (or 2
+for a usage error Typer reports), no traceback, nothing on stdout, and no file created, changed
+or left half-written anywhere in the test's directory. Odd but valid text is in test_odd_text.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from conftest_helpers import PHRASE
+from test_checkpoint import _Exploit
+from test_cli import TINY, invoke, without
+
+from charrnn.checkpoint import FORMAT_VERSION
+
+
+class Workspace:
+    """Files for one row, made on demand inside the test's temporary directory."""
+
+    def __init__(self, root: Path, model: Path) -> None:
+        self.root, self.model = root, model
+        self.corpus = self.file("corpus.txt", (PHRASE * 40).encode())
+        self.ck = str(root / "ck")
+
+    def file(self, name: str, data: bytes) -> str:
+        path = self.root / name
+        path.write_bytes(data)
+        return str(path)
+
+    def path(self, name: str) -> str:
+        return str(self.root / name)
+
+    def train(self, corpus: str, *options: str) -> list[str]:
+        return ["train", corpus, "--checkpoint-dir", self.ck, *TINY, *options]
+
+    def flag(self, flag: str, value: str) -> list[str]:
+        return ["train", self.corpus, "--checkpoint-dir", self.ck, *without(TINY, flag), flag, value]
+
+    def run_dir(self, last_pt: bytes) -> str:
+        """A checkpoint directory whose last.pt holds `last_pt`."""
+        (self.root / "run").mkdir()
+        (self.root / "run" / "last.pt").write_bytes(last_pt)
+        return self.path("run")
+
+    def checkpoint(self, name: str, **changes: object) -> str:
+        """The trained model's checkpoint with some entries replaced."""
+        data = torch.load(self.model, weights_only=True)
+        torch.save({**data, **changes}, self.root / name)
+        return self.path(name)
+
+    def sample(self, *options: str) -> list[str]:
+        return ["sample", "--checkpoint", str(self.model), "--length", "5", *options]
+
+    def perplexity(self, *options: str) -> list[str]:
+        return ["perplexity", "--checkpoint", str(self.model), "--no-baselines", *options]
+
+    def score(self, *options: str) -> list[str]:
+        return ["score", "--checkpoint", str(self.model), *options]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: Callable[[Workspace], list[str]]
+    fragment: str  # what the error line must say
+    exit_code: int = 1
+
+
+def _random_bytes(n: int) -> bytes:
+    return random.Random(0).randbytes(n)
+
+
+def _mismatched(w: Workspace) -> str:
+    config = torch.load(w.model, weights_only=True)["model_config"]
+    return w.checkpoint("mismatch.pt", model_config={**config, "hidden_size": config["hidden_size"] + 1})
+
+
+CASES = [
+    # train: the corpus
+    Case("train missing corpus", lambda w: w.train(w.path("missing.txt")), "corpus not found"),
+    Case("train corpus is a directory", lambda w: w.train(str(w.root)), "is a directory"),
+    Case("train empty corpus", lambda w: w.train(w.file("e.txt", b"")), "corpus is empty"),
+    Case("train BOM-only corpus", lambda w: w.train(w.file("b.txt", b"\xef\xbb\xbf")), "corpus is empty"),
+    Case("train one-character corpus", lambda w: w.train(w.file("a.txt", b"a")), "too short"),
+    Case("train short corpus", lambda w: w.train(w.file("s.txt", b"hello world\n")), "too short"),
+    Case(
+        "train latin-1 corpus",
+        lambda w: w.train(w.file("l.txt", "caf\u00e9 ".encode("latin-1") * 100)),
+        "not valid UTF-8: byte 0xe9 at byte offset 3",
+    ),
+    Case("train binary corpus", lambda w: w.train(w.file("r.bin", _random_bytes(5000))), "not valid UTF-8"),
+    Case(
+        "train gzip corpus",
+        lambda w: w.train(w.file("c.txt.gz", gzip.compress(PHRASE.encode() * 40))),
+        "looks gzip-compressed: decompress it first",
+    ),
+    Case(
+        "train UTF-16 corpus",
+        lambda w: w.train(w.file("u16.txt", (PHRASE * 40).encode("utf-16"))),
+        "looks UTF-16 text",
+    ),
+    Case(
+        "train corpus with NUL bytes",
+        lambda w: w.train(w.file("n.bin", b"ELF\x00\x00\x01" * 500)),
+        "holds a NUL character (at character 3): a binary file",
+    ),
+    Case(
+        "train seq-len longer than the corpus",
+        lambda w: w.flag("--seq-len", "5000"),
+        "too short for one window",
+    ),
+    # train: option values
+    Case("train --hidden 0", lambda w: w.flag("--hidden", "0"), "--hidden must be positive"),
+    Case("train --layers -1", lambda w: w.flag("--layers", "-1"), "--layers must be positive"),
+    Case("train --embed 0", lambda w: w.flag("--embed", "0"), "--embed must be positive"),
+    Case("train --batch-size 0", lambda w: w.flag("--batch-size", "0"), "--batch-size must be positive"),
+    Case("train --seq-len 0", lambda w: w.flag("--seq-len", "0"), "--seq-len must be positive"),
+    Case("train --dropout 1", lambda w: w.flag("--dropout", "1.0"), "--dropout must be in [0, 1)"),
+    Case("train --val-frac 1.5", lambda w: w.flag("--val-frac", "1.5"), "--val-frac must be in (0, 1)"),
+    Case("train --lr -1", lambda w: w.flag("--lr", "-1"), "--lr must be positive"),
+    Case("train --lr nan", lambda w: w.flag("--lr", "nan"), "--lr must be positive, not nan"),
+    Case("train --epochs inf", lambda w: w.flag("--epochs", "inf"), "--epochs must be positive, not inf"),
+    Case("train --epochs nan", lambda w: w.flag("--epochs", "nan"), "--epochs must be positive, not nan"),
+    Case("train --grad-clip 0", lambda w: w.flag("--grad-clip", "0"), "--grad-clip must be positive"),
+    Case("train --max-steps 0", lambda w: w.flag("--max-steps", "0"), "--max-steps must be positive"),
+    Case("train --max-minutes -2", lambda w: w.flag("--max-minutes", "-2"), "--max-minutes must be positive"),
+    Case("train --threads 0", lambda w: w.flag("--threads", "0"), "--threads must be positive"),
+    Case("train --cell transformer", lambda w: w.flag("--cell", "transformer"), "--cell must be one of"),
+    Case("train --device tpu", lambda w: w.flag("--device", "tpu"), "--device must be one of"),
+    Case("train --precision fp8", lambda w: w.flag("--precision", "fp8"), "--precision must be one of"),
+    Case("train --hidden lots", lambda w: w.flag("--hidden", "lots"), "Invalid value for '--hidden'", 2),
+    Case("train --lr fast", lambda w: w.flag("--lr", "fast"), "Invalid value for '--lr'", 2),
+    Case("train unknown option", lambda w: w.train(w.corpus, "--hiden", "8"), "No such option", 2),
+    # train: where it writes, and where it starts from
+    Case(
+        "train checkpoint dir under a file",
+        lambda w: ["train", w.corpus, "--checkpoint-dir", w.file("f", b"x") + "/ck", *TINY],
+        "cannot write to checkpoint directory",
+    ),
+    Case(
+        "train checkpoint dir is a file",
+        lambda w: ["train", w.corpus, "--checkpoint-dir", w.file("g", b"x"), *TINY],
+        "cannot write to checkpoint directory",
+    ),
+    Case(
+        "train over an existing run",
+        lambda w: ["train", w.corpus, "--checkpoint-dir", w.run_dir(b"an old run"), *TINY],
+        "already exists: add --resume",
+    ),
+    Case(
+        "train --resume without a run",
+        lambda w: ["train", "--resume", "--checkpoint-dir", w.ck],
+        "checkpoint not found",
+    ),
+    Case(
+        "train --resume a corrupt run",
+        lambda w: ["train", "--resume", "--checkpoint-dir", w.run_dir(b"garbage" * 100)],
+        "not a readable checkpoint",
+    ),
+    Case(
+        "train --resume and --init-from",
+        lambda w: w.train(w.corpus, "--resume", "--init-from", str(w.model)),
+        "cannot be combined",
+    ),
+    Case(
+        "train --init-from missing",
+        lambda w: w.train(w.corpus, "--init-from", w.path("nope.pt")),
+        "checkpoint not found",
+    ),
+    Case(
+        "train --init-from on text it cannot encode",
+        lambda w: w.train(w.file("z.txt", b"ZZZ zebra " * 100), "--init-from", str(w.model)),
+        "the checkpoint's vocabulary is fixed",
+    ),
+    # sample: checkpoints (the safety list) and options
+    Case("sample with no checkpoints/ here", lambda w: ["sample"], "train one with `charrnn train`"),
+    Case("sample missing checkpoint", lambda w: ["sample", "--checkpoint", w.path("no.pt")], "not found"),
+    Case(
+        "sample checkpoint is a directory", lambda w: ["sample", "--checkpoint", str(w.root)], "a directory"
+    ),
+    Case(
+        "sample random-bytes checkpoint",
+        lambda w: ["sample", "--checkpoint", w.file("r.pt", _random_bytes(3000))],
+        "not a readable checkpoint",
+    ),
+    Case(
+        "sample text file as checkpoint",
+        lambda w: ["sample", "--checkpoint", w.file("t.pt", b"hello, I am text\n" * 20)],
+        "not a readable checkpoint",
+    ),
+    Case(
+        "sample truncated checkpoint",
+        lambda w: ["sample", "--checkpoint", w.file("cut.pt", w.model.read_bytes()[:20000])],
+        "not a readable checkpoint",
+    ),
+    Case(
+        "sample newer-format checkpoint",
+        lambda w: ["sample", "--checkpoint", w.checkpoint("new.pt", format_version=FORMAT_VERSION + 1)],
+        "upgrade charrnn",
+    ),
+    Case(
+        "sample tensors that do not match the config",
+        lambda w: ["sample", "--checkpoint", _mismatched(w)],
+        "is inconsistent: Error(s) in loading state_dict",
+    ),
+    Case(
+        "sample foreign PyTorch file",
+        lambda w: ["sample", "--checkpoint", w.checkpoint("foreign.pt", format="someone-else")],
+        "not a charrnn checkpoint",
+    ),
+    Case(
+        "sample checkpoint that would run code",
+        lambda w: ["sample", "--checkpoint", w.checkpoint("evil.pt", extra=_Exploit(w.path("pwned")))],
+        "refusing to load",
+    ),
+    Case(
+        "sample plain pickle that would run code",
+        lambda w: ["sample", "--checkpoint", w.file("evil.pkl", pickle.dumps(_Exploit(w.path("pwned"))))],
+        "not a readable checkpoint",
+    ),
+    Case(
+        "sample protocol-2 pickle that would run code",
+        lambda w: ["sample", "--checkpoint", w.file("evil2.pkl", pickle.dumps(_Exploit(w.path("pwned")), 2))],
+        "refusing to load",
+    ),
+    Case("sample --temperature -1", lambda w: w.sample("--temperature", "-1"), "--temperature must be >= 0"),
+    Case(
+        "sample --temperature nan", lambda w: w.sample("--temperature", "nan"), "--temperature must be >= 0"
+    ),
+    Case("sample --top-k 0", lambda w: w.sample("--top-k", "0"), "--top-k must be >= 1"),
+    Case("sample --top-p 1.5", lambda w: w.sample("--top-p", "1.5"), "--top-p must be in (0, 1]"),
+    Case("sample --length -5", lambda w: w.sample("--length", "-5"), "--length must be >= 0"),
+    Case("sample --num-samples 0", lambda w: w.sample("--num-samples", "0"), "--num-samples must be >= 1"),
+    Case("sample --device tpu", lambda w: w.sample("--device", "tpu"), "--device must be one of"),
+    Case("sample --stop ''", lambda w: w.sample("--stop", ""), "--stop must not be empty"),
+    Case(
+        "sample --temperature warm",
+        lambda w: w.sample("--temperature", "warm"),
+        "Invalid value for '--temperature'",
+        2,
+    ),
+    Case(
+        "sample prime with unknown characters",
+        lambda w: w.sample("--prime", "the \U0001f98c deer"),
+        "'\U0001f98c'",
+    ),
+    Case("sample missing prime file", lambda w: w.sample("--prime-file", w.path("p.txt")), "not found"),
+    Case(
+        "sample prime file not UTF-8",
+        lambda w: w.sample("--prime-file", w.file("p.txt", b"the \xff deer")),
+        "not valid UTF-8",
+    ),
+    Case(
+        "sample prime and prime file",
+        lambda w: w.sample("--prime", "the", "--prime-file", w.file("p.txt", b"the")),
+        "not both",
+    ),
+    # perplexity
+    Case("perplexity missing file", lambda w: w.perplexity(w.path("m.txt")), "file not found"),
+    Case("perplexity directory", lambda w: w.perplexity(str(w.root)), "is a directory"),
+    Case("perplexity empty file", lambda w: w.perplexity(w.file("e.txt", b"")), "nothing to predict"),
+    Case(
+        "perplexity invalid UTF-8",
+        lambda w: w.perplexity(w.file("i.txt", b"the red \xc3\x28 deer")),
+        "invalid byte at byte offset 8",
+    ),
+    Case(
+        "perplexity gzip file",
+        lambda w: w.perplexity(w.file("g.gz", gzip.compress(b"the red deer" * 50))),
+        "looks gzip-compressed",
+    ),
+    Case(
+        "perplexity --unknown error",
+        lambda w: w.perplexity(w.file("u.txt", b"the Red deer"), "--unknown", "error"),
+        "'R' at character position(s) 4",
+    ),
+    Case("perplexity --streams 0", lambda w: w.perplexity("--streams", "0"), "--streams must be >= 1"),
+    Case("perplexity --unknown ignore", lambda w: w.perplexity("--unknown", "ignore"), "--unknown must be"),
+    Case(
+        "perplexity --dynamic with streams",
+        lambda w: w.perplexity("--dynamic", "--streams", "2"),
+        "--dynamic reads the text in order",
+    ),
+    Case(
+        "perplexity --dynamic-lr -1",
+        lambda w: w.perplexity("--dynamic", "--dynamic-lr", "-1"),
+        "--dynamic-lr must be > 0",
+    ),
+    Case("perplexity --precision fp8", lambda w: w.perplexity("--precision", "fp8"), "--precision must be"),
+    Case(
+        "perplexity with a text-file checkpoint",
+        lambda w: ["perplexity", w.corpus, "--checkpoint", w.file("t.pt", b"not a model\n")],
+        "not a readable checkpoint",
+    ),
+    Case("perplexity with no checkpoints/ here", lambda w: ["perplexity", w.corpus], "no checkpoint in"),
+    # score
+    Case("score nothing to score", lambda w: w.score(), "give at least one text"),
+    Case(
+        "score unknown characters",
+        lambda w: w.score("the red deer", "the Red deer"),
+        "candidate 2 ('the Red deer'): 1 character(s) not in the model's vocabulary: 'R'",
+    ),
+    Case("score empty candidate", lambda w: w.score("the red deer", ""), "a candidate text is empty"),
+    Case(
+        "score unknown context",
+        lambda w: w.score("the red deer", "--context", "Once: "),
+        "--context: 3 character(s) not in the model's vocabulary",
+    ),
+    Case("score missing --file", lambda w: w.score("--file", w.path("c.txt")), "not found"),
+    Case(
+        "score --file not UTF-8",
+        lambda w: w.score("--file", w.file("c.txt", b"the red deer\n\xfe\n")),
+        "not valid UTF-8",
+    ),
+]
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file and directory under `root`: size and modification time."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            st = os.stat(os.path.join(dirpath, name))
+            found[os.path.relpath(os.path.join(dirpath, name), root)] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input(case: Case, tmp_path: Path, overfit_dir: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # defaults such as checkpoints/ resolve inside the test's directory
+    w = Workspace(tmp_path, overfit_dir / "last.pt")
+    args = case.args(w)
+    model_before = w.model.read_bytes()
+    before = _snapshot(tmp_path)
+
+    result = invoke(*args)
+
+    assert result.exit_code == case.exit_code, (result.exit_code, result.stderr, result.stdout)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+    if case.exit_code == 1:
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert case.fragment in " ".join(result.stderr.split()), result.stderr
+    assert _snapshot(tmp_path) == before, "a file was created, changed or left behind"
+    assert w.model.read_bytes() == model_before
+
+
+def test_the_matrix_covers_every_command_with_at_least_25_rows():
+    commands = {c.name.split()[0] for c in CASES}
+    assert commands == {"train", "sample", "perplexity", "score"}
+    assert len(CASES) >= 25
