@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,12 +40,28 @@ class LossReport:
 IGNORE = -100  # target id that cross_entropy skips (padding of the last, shorter stream)
 
 
+class EvaluationInterrupted(Exception):
+    """`should_stop` said yes between two chunks: the evaluation was abandoned."""
+
+
+def _never() -> bool:
+    return False
+
+
 class StreamScorer:
     """The exact loss of one text fed in pieces of any size: state carried, every character after
     the first predicted once. Only `chunk_len` characters are a tensor at a time."""
 
-    def __init__(self, model: CharRNN, device: torch.device, precision: str = "fp32", chunk_len: int = 4096):
+    def __init__(
+        self,
+        model: CharRNN,
+        device: torch.device,
+        precision: str = "fp32",
+        chunk_len: int = 4096,
+        should_stop: Callable[[], bool] = _never,
+    ):
         self.model, self.device, self.precision, self.chunk_len = model, device, precision, chunk_len
+        self.should_stop = should_stop
         self.state: State | None = None
         self.last: int | None = None  # the previous piece's last id: the next piece's first input
         self.total_nats = 0.0
@@ -62,6 +79,8 @@ class StreamScorer:
         self.model.eval()
         try:
             for start in range(0, len(seq) - 1, self.chunk_len):
+                if self.should_stop():
+                    raise EvaluationInterrupted
                 piece = torch.from_numpy(seq[start : start + self.chunk_len + 1]).to(self.device)
                 with autocast(self.device, self.precision):
                     logits, self.state = self.model(piece[None, :-1], self.state)
@@ -85,6 +104,7 @@ def stream_loss(
     precision: str = "fp32",
     chunk_len: int = 4096,
     streams: int = 1,
+    should_stop: Callable[[], bool] = _never,
 ) -> LossReport:
     """Predict every character after the first exactly once, with the hidden state carried.
 
@@ -92,12 +112,13 @@ def stream_loss(
     contiguous segments run side by side as a batch (much faster on a CPU, whose batch-1 step
     is bound by memory bandwidth); each segment starts from a zero state, which costs a little
     accuracy at K-1 places. Only one chunk of ids is a tensor at a time, so memory stays bounded.
+    `should_stop` is asked before each chunk (EvaluationInterrupted): Ctrl-C need not wait.
     """
     num_predicted = len(ids) - 1
     if num_predicted < 1:
         raise ValueError("need at least two characters to predict one")
     if streams == 1:
-        scorer = StreamScorer(model, device, precision, chunk_len)
+        scorer = StreamScorer(model, device, precision, chunk_len, should_stop)
         scorer.feed(ids)
         return scorer.report()
     streams = max(1, min(streams, num_predicted))
@@ -111,6 +132,8 @@ def stream_loss(
     total = torch.zeros((), dtype=torch.float64, device=device)
     try:
         for offset in range(0, seg_len, chunk_len):
+            if should_stop():
+                raise EvaluationInterrupted
             pos = first[:, None] + np.arange(offset, min(offset + chunk_len, seg_len))[None, :]  # (K, T)
             valid = pos < end[:, None]
             safe = np.where(valid, pos, 1)

@@ -22,7 +22,7 @@ from charrnn.checkpoint import remove_unfinished_writes, save_checkpoint
 from charrnn.corpus import split_train_val
 from charrnn.divergence import DivergenceGuard
 from charrnn.errors import TrainingDiverged
-from charrnn.evaluate import LN2, stream_loss
+from charrnn.evaluate import LN2, EvaluationInterrupted, stream_loss
 from charrnn.metrics import MetricsLog, RunInfo, TrainObserver, rewind_metrics
 from charrnn.model import CharRNN, State, count_parameters, detach_state
 from charrnn.resume import check_start_options, last_checkpoint_path, load_start, restore_rng, rng_state
@@ -180,10 +180,19 @@ class _Run:
         if best:
             save_checkpoint(payload, self.checkpoint_dir / "best.pt")
 
-    def _evaluate(self) -> float:
-        report = stream_loss(
-            self.model, self.val_ids, self.device, self.precision, streams=self.config.val_streams
-        )
+    def _evaluate(self, stop: StopRequest) -> bool:
+        """Validate, sample and save; False if a stop request cut the validation short."""
+        try:
+            report = stream_loss(
+                self.model,
+                self.val_ids,
+                self.device,
+                self.precision,
+                streams=self.config.val_streams,
+                should_stop=lambda: stop.requested,
+            )
+        except EvaluationInterrupted:
+            return False
         val_loss = report.nats_per_char
         if self.guard.is_bad(val_loss):
             self._diverged(self.progress.step, "on validation " + self.guard.describe(val_loss))
@@ -213,7 +222,7 @@ class _Run:
             )
         self._save(best=improved)
         self._emit("on_eval", record, sample)
-        return val_loss
+        return True
 
     # -- the loop --------------------------------------------------------------------------
     def _stop_reason(self, started: float, stop: StopRequest) -> str | None:
@@ -329,15 +338,15 @@ class _Run:
                 interval_steps, interval_chars, interval_start = 0, 0, time.perf_counter()
             if p.step % cfg.eval_every == 0:
                 self._check_diverged()
-                self._evaluate()
+                self._evaluate(stop)  # if cut short, the loop's next check stops and saves
                 last_eval_step = p.step
                 interval_start = time.perf_counter()
         self._check_diverged()
+        if reason != "interrupted" and last_eval_step != p.step and not self._evaluate(stop):
+            reason = "interrupted"
         if reason == "interrupted":
             self._save(best=False)  # fast: a signal asks to stop within seconds
             self.tell(f"interrupted at step {p.step}: saved {last_checkpoint_path(self.checkpoint_dir)}")
-        elif last_eval_step != p.step:
-            self._evaluate()
         last_val = self.history[-1]["val_loss"] if self.history else None
         best_val = p.best_val_loss if math.isfinite(p.best_val_loss) else None
         return TrainResult(

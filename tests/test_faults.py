@@ -304,3 +304,24 @@ def test_a_lock_left_by_a_killed_run_does_not_block(tmp_path: Path, tiny_corpus:
     result = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *TINY)
     assert result.exit_code == 0, result.stderr
     assert json.loads((ck / "metrics.jsonl").read_text().splitlines()[-1])["event"] == "val"
+
+
+@pytest.mark.parametrize("max_steps", [10, 2])  # mid-run validation, and the final one
+def test_a_stop_during_validation_abandons_it_and_saves_at_once(make_config, monkeypatch, max_steps: int):
+    import charrnn.train as train_module
+    from charrnn.stopping import StopRequest
+
+    stop = StopRequest()
+    real_stream_loss = train_module.stream_loss
+
+    def signal_arrives_now(*args, **kwargs):
+        stop.request(signal.SIGTERM)  # as if SIGTERM came while validation was starting
+        return real_stream_loss(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "stream_loss", signal_arrives_now)
+    config = make_config(max_steps=max_steps, eval_every=2)
+    result = train_module.train(config, stop=stop)
+    assert (result.stop_reason, result.exit_code, result.step) == ("interrupted", 143, 2)
+    data = load_checkpoint(Path(config.checkpoint_dir) / "last.pt")
+    assert data["progress"]["step"] == 2
+    assert [r for r in data["history"] if r["event"] == "val"] == []  # abandoned, not half-reported
