@@ -7,7 +7,6 @@ where it cannot (a full disk, a lost permission). Every subprocess is bounded in
 from __future__ import annotations
 
 import errno
-import json
 import os
 import random
 import resource
@@ -295,15 +294,24 @@ def test_a_second_training_in_the_same_directory_is_refused_unless_forced(tmp_pa
         holder.wait(timeout=TIMEOUT)
 
 
-def test_a_lock_left_by_a_killed_run_does_not_block(tmp_path: Path, tiny_corpus: Path):
+@pytest.mark.slow
+def test_a_running_training_holds_its_directory_until_it_is_killed(tmp_path: Path, tiny_corpus: Path):
     ck = tmp_path / "ck"
-    holder = _hold_lock(ck)
-    holder.send_signal(signal.SIGKILL)
-    holder.wait(timeout=TIMEOUT)
-    assert (ck / LOCK_NAME).exists()  # the file stays; the lock died with its process
-    result = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *TINY)
-    assert result.exit_code == 0, result.stderr
-    assert json.loads((ck / "metrics.jsonl").read_text().splitlines()[-1])["event"] == "val"
+    proc = _start(_command(str(tiny_corpus), "--checkpoint-dir", str(ck), *ENDLESS, "--eval-every", "2"))
+    try:
+        _wait_for(proc, lambda: (ck / "last.pt").exists())
+        refused = invoke("train", "--resume", "--checkpoint-dir", str(ck), "--quiet")
+        assert_one_line_error(refused, f"is in use by another training (pid {proc.pid} on ")
+    finally:
+        proc.kill()  # kill -9: the lock file stays behind, the lock itself dies with the process
+        proc.communicate(timeout=TIMEOUT)
+    assert (ck / LOCK_NAME).exists()
+    step = _assert_good_checkpoint(ck / "last.pt")
+    resumed = invoke(
+        "train", "--resume", "--checkpoint-dir", str(ck), "--max-steps", str(step + 1), "--quiet"
+    )
+    assert resumed.exit_code == 0, resumed.stderr
+    assert _assert_good_checkpoint(ck / "last.pt") == step + 1
 
 
 @pytest.mark.parametrize("max_steps", [10, 2])  # mid-run validation, and the final one
