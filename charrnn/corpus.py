@@ -9,21 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from charrnn.errors import CorpusError
+from charrnn.utf8 import decode_utf8, read_bytes
 from charrnn.vocab import Vocabulary
-
-BOM = "\ufeff"
-
-# Files that are not UTF-8 text but are often passed by mistake, by their first bytes; consulted
-# only once the bytes have failed to decode (a text may well begin with "BZh").
-NOT_TEXT = {
-    b"\x1f\x8b": "gzip-compressed: decompress it first",
-    b"BZh": "bzip2-compressed: decompress it first",
-    b"\xfd7zXZ": "xz-compressed: decompress it first",
-    b"PK\x03\x04": "a zip archive: extract it first",
-    b"%PDF": "a PDF document: extract its text first",
-    b"\xff\xfe": "UTF-16 text: convert it, e.g. iconv -f UTF-16 -t UTF-8",
-    b"\xfe\xff": "UTF-16 text: convert it, e.g. iconv -f UTF-16 -t UTF-8",
-}
 
 
 @dataclass(frozen=True)
@@ -47,37 +34,6 @@ class Corpus:
     ids: np.ndarray  # (N,) uint8/uint16/uint32 character ids
     vocab: Vocabulary
     fingerprint: Fingerprint
-
-
-def read_bytes(path: Path, what: str = "corpus") -> bytes:
-    """The bytes of a text file; `what` names it in errors ("corpus", "prime file")."""
-    if not path.exists():
-        raise CorpusError(f"{what} not found: {path}")
-    if path.is_dir():
-        raise CorpusError(f"{what} is a directory, not a text file: {path}")
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise CorpusError(f"cannot read {what} {path}: {e.strerror or e}") from None
-
-
-def decode_utf8(data: bytes, source: str) -> str:
-    """Strict UTF-8 decoding with a leading byte-order mark removed."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        where = f"byte 0x{data[e.start]:02x} at byte offset {e.start}"
-        raise not_utf8_error(source, data[:8], where) from None
-    return text[1:] if text.startswith(BOM) else text
-
-
-def not_utf8_error(source: str, head: bytes, where: str) -> CorpusError:
-    """The error for bytes that do not decode: what the file seems to be (by `head`, its first
-    bytes) and what to do, else where the first bad byte is."""
-    for magic, what in NOT_TEXT.items():
-        if head.startswith(magic):
-            return CorpusError(f"{source} is not UTF-8 text: it looks {what}")
-    return CorpusError(f"{source} is not valid UTF-8: {where}")
 
 
 def check_is_text(text: str, source: str) -> None:

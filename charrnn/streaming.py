@@ -12,11 +12,11 @@ from typing import TextIO
 import torch
 
 from charrnn.checkpoint import default_checkpoint, load_model
-from charrnn.corpus import decode_utf8, read_bytes
 from charrnn.errors import ConfigError, VocabularyError
 from charrnn.model import CharRNN
 from charrnn.runtime import choose_device
 from charrnn.sampling import SampleConfig, sample_pieces
+from charrnn.utf8 import decode_utf8, read_bytes
 from charrnn.vocab import Vocabulary, describe_chars
 
 FLUSH_SECONDS = 0.02  # stream promptly without a system call per character

@@ -7,22 +7,15 @@ skipped and counted, or fatal with their character positions.
 
 from __future__ import annotations
 
-import codecs
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
-from charrnn.corpus import BOM, not_utf8_error
-from charrnn.errors import ConfigError, CorpusError, VocabularyError
+from charrnn.errors import ConfigError, VocabularyError
+from charrnn.utf8 import CHUNK_BYTES, STDIN, read_text_chunks
 from charrnn.vocab import Vocabulary, describe_chars
 
-STDIN = "-"
-CHUNK_BYTES = 1 << 20
-HEAD_BYTES = 8  # enough to recognise a compressed file, an archive or UTF-16 (corpus.NOT_TEXT)
 UNKNOWN_POLICIES = ("skip", "error")
 
 
@@ -34,58 +27,6 @@ class TextStats:
     utf8_bytes: int = 0
     skipped: int = 0  # characters outside the vocabulary, dropped
     skipped_chars: set[str] = field(default_factory=set)
-
-
-def _open(source: str) -> BinaryIO:
-    if source == STDIN:
-        return sys.stdin.buffer
-    path = Path(source)
-    if not path.exists():
-        raise CorpusError(f"file not found: {source}")
-    if path.is_dir():
-        raise CorpusError(f"{source} is a directory, not a text file")
-    try:
-        return path.open("rb")
-    except OSError as e:
-        raise CorpusError(f"cannot read {source}: {e.strerror or e}") from None
-
-
-def read_text_chunks(source: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
-    """Decoded text of a file (or stdin for "-"), a chunk at a time; raw bytes counted exactly."""
-    name = "stdin" if source == STDIN else source
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    stream = _open(source)
-    consumed = 0  # bytes handed to the decoder before this chunk
-    first = True
-    head = b""  # the first bytes: what a file that does not decode seems to be
-    try:
-        while True:
-            try:
-                data = stream.read(chunk_bytes)
-            except OSError as e:
-                raise CorpusError(f"cannot read {name}: {e.strerror or e}") from None
-            if len(head) < HEAD_BYTES:
-                head = (head + data)[:HEAD_BYTES]
-            final = not data
-            pending = len(decoder.getstate()[0])
-            try:
-                text = decoder.decode(data, final=final)
-            except UnicodeDecodeError as e:
-                at = consumed - pending + e.start
-                if len(head) < HEAD_BYTES and consumed + len(data) == len(head):  # all read so far
-                    head = (head + stream.read(HEAD_BYTES - len(head)))[:HEAD_BYTES]
-                raise not_utf8_error(name, head, f"invalid byte at byte offset {at}") from None
-            consumed += len(data)
-            if first and text:
-                text = text[1:] if text.startswith(BOM) else text
-                first = False
-            if text:
-                yield text
-            if final:
-                return
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
 
 
 def read_ids(

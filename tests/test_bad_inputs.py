@@ -272,7 +272,7 @@ CASES = [
     Case(
         "perplexity invalid UTF-8",
         lambda w: w.perplexity(w.file("i.txt", b"the red \xc3\x28 deer")),
-        "invalid byte at byte offset 8",
+        "not valid UTF-8: byte 0xc3 at byte offset 8",
     ),
     Case(
         "perplexity gzip file",

@@ -12,11 +12,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from charrnn.batching import stream_layout
-from charrnn.corpus import NOT_TEXT, load_corpus
+from charrnn.corpus import load_corpus
 from charrnn.errors import CorpusError, VocabularyError
 from charrnn.evaluate import StreamScorer
 from charrnn.model import CELLS, CharRNN, ModelConfig
-from charrnn.textsource import read_text_chunks
+from charrnn.utf8 import NOT_TEXT, read_text_chunks
 from charrnn.vocab import Vocabulary
 
 CPU = torch.device("cpu")
@@ -260,12 +260,13 @@ def test_an_invalid_byte_is_reported_at_the_same_offset_for_any_chunk_size(
         expected_text = without_bom(data.decode("utf-8"))
         offset = None
     except UnicodeDecodeError as e:
-        offset = e.start
+        offset, byte = e.start, data[e.start]
     for chunk_bytes in range(1, len(data) + 2):
         if offset is None:
             assert "".join(read_text_chunks(str(path), chunk_bytes)) == expected_text
         else:
-            with pytest.raises(CorpusError, match=rf"not valid UTF-8: invalid byte at byte offset {offset}$"):
+            message = rf"not valid UTF-8: byte 0x{byte:02x} at byte offset {offset}$"
+            with pytest.raises(CorpusError, match=message):
                 "".join(read_text_chunks(str(path), chunk_bytes))
 
 
