@@ -1,4 +1,5 @@
-"""Reading a corpus: UTF-8 text in, a compact integer array, its fingerprint and its train/val split out."""
+"""A corpus: UTF-8 text in; a compact integer array (memory-mapped when big), its fingerprint
+and its train/val split out."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.errors import CorpusError
-from charrnn.utf8 import decode_utf8, read_bytes
-from charrnn.vocab import Vocabulary
+from charrnn.corpus_cache import CACHE_MIN_BYTES, cache_dir, entry_name, load_entry, store_entry
+from charrnn.corpus_encode import encode_corpus, scan_corpus
+from charrnn.errors import CorpusError, VocabularyError
+from charrnn.vocab import Vocabulary, describe_chars
+
+HASH_BLOCK = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -36,27 +40,63 @@ class Corpus:
     fingerprint: Fingerprint
 
 
-def check_is_text(text: str, source: str) -> None:
-    """A NUL character never occurs in text: its presence means a binary file was given."""
-    nul = text.find("\0")
-    if nul >= 0:
-        raise CorpusError(f"{source} holds a NUL character (at character {nul}): a binary file, not text")
+def fingerprint_file(path: Path) -> Fingerprint:
+    """Path, size and sha256 of a corpus file, read in blocks (any size, bounded memory)."""
+    if not path.exists():
+        raise CorpusError(f"corpus not found: {path}")
+    if path.is_dir():
+        raise CorpusError(f"corpus is a directory, not a text file: {path}")
+    digest, size = hashlib.sha256(), 0
+    try:
+        with path.open("rb") as f:
+            while block := f.read(HASH_BLOCK):
+                digest.update(block)
+                size += len(block)
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus {path}: {e.strerror or e}") from None
+    return Fingerprint(str(path), size, digest.hexdigest())
 
 
-def fingerprint_of(path: Path, data: bytes) -> Fingerprint:
-    return Fingerprint(str(path), len(data), hashlib.sha256(data).hexdigest())
+def load_corpus(
+    path: Path, vocab: Vocabulary | None = None, cache_min_bytes: int = CACHE_MIN_BYTES
+) -> Corpus:
+    """Read and encode a corpus, with its own vocabulary or a given one (fine-tuning, resuming).
 
-
-def load_corpus(path: Path, vocab: Vocabulary | None = None) -> Corpus:
-    """Read and encode a corpus, with its own vocabulary or a given one (fine-tuning, resuming)."""
-    data = read_bytes(path)
-    text = decode_utf8(data, str(path))
-    if not text:
+    Files of `cache_min_bytes` or more are encoded once into the cache (corpus_cache.py) and
+    memory-mapped from there; smaller ones are encoded in memory. Either way the text is never
+    held whole as a Python string.
+    """
+    fingerprint = fingerprint_file(path)
+    cached = fingerprint.size >= cache_min_bytes
+    name = entry_name(fingerprint.sha256, vocab.chars if vocab is not None else None)
+    if cached and (hit := load_entry(cache_dir(), name, fingerprint.size)) is not None:
+        ids, chars = hit
+        return Corpus(ids=ids, vocab=vocab or Vocabulary(chars), fingerprint=fingerprint)
+    scan = scan_corpus(path)
+    if scan.num_chars == 0:
         raise CorpusError(f"corpus is empty: {path}")
-    check_is_text(text, str(path))
-    vocab = vocab or Vocabulary.from_text(text)
-    ids = vocab.encode(text)
-    return Corpus(ids=ids, vocab=vocab, fingerprint=fingerprint_of(path, data))
+    if scan.first_nul >= 0:
+        raise CorpusError(
+            f"{path} holds a NUL character (at character {scan.first_nul}): a binary file, not text"
+        )
+    if vocab is None:
+        vocab = Vocabulary(scan.chars)
+    elif unknown := vocab.unknown_chars(scan.chars):
+        raise VocabularyError(
+            f"{len(unknown)} character(s) not in the model's vocabulary: {describe_chars(unknown)}"
+        )
+    known = vocab
+
+    def fill(out: np.ndarray) -> None:
+        encode_corpus(path, known, out)
+
+    encoded: np.ndarray | None = None
+    if cached:
+        encoded = store_entry(cache_dir(), name, scan.num_chars, fingerprint.size, vocab.chars, vocab.dtype, fill)
+    if encoded is None:
+        encoded = np.empty(scan.num_chars, dtype=vocab.dtype)
+        fill(encoded)
+    return Corpus(ids=encoded, vocab=vocab, fingerprint=fingerprint)
 
 
 def split_train_val(ids: np.ndarray, val_frac: float) -> tuple[np.ndarray, np.ndarray]:

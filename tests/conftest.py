@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,12 @@ from charrnn.train_config import TrainConfig
 torch.set_num_threads(1)
 
 __all__ = ["PHRASE"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def corpus_cache_in_tmp(tmp_path_factory) -> None:
+    """Big-corpus caches made by tests (and their subprocesses) go to a temporary directory."""
+    os.environ["CHARRNN_CACHE_DIR"] = str(tmp_path_factory.mktemp("corpus-cache"))
 
 
 @pytest.fixture

@@ -1,0 +1,65 @@
+"""Encoding a corpus of any size in bounded memory: two passes over its decoded chunks (which
+characters occur, then their ids) straight into a preallocated, possibly memory-mapped, array.
+
+ASCII chunks, the common case, are handled as bytes (one uint8 per character); others as
+UTF-32 code points. Neither pass makes a Python object per character.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charrnn.utf8 import read_text_chunks
+from charrnn.vocab import Vocabulary
+
+ENCODE_CHUNK_BYTES = 16 << 20
+NUM_CODE_POINTS = 0x110000
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What the first pass found."""
+
+    num_chars: int
+    chars: str  # the distinct characters, sorted by code point
+    first_nul: int  # character position of the first NUL, -1 if none
+
+
+def _code_points(text: str) -> np.ndarray:
+    if text.isascii():  # O(1) in CPython: the string knows its kind
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+
+
+def scan_corpus(path: Path, chunk_bytes: int = ENCODE_CHUNK_BYTES) -> Scan:
+    present = np.zeros(NUM_CODE_POINTS, dtype=bool)
+    num_chars, first_nul = 0, -1
+    for text in read_text_chunks(str(path), chunk_bytes):
+        if first_nul < 0 and (nul := text.find("\0")) >= 0:
+            first_nul = num_chars + nul
+        points = _code_points(text)
+        if points.dtype == np.uint8:
+            present[:128] |= np.bincount(points, minlength=128) > 0
+        else:
+            present[points] = True
+        num_chars += len(text)
+    chars = "".join(map(chr, np.flatnonzero(present).tolist()))
+    return Scan(num_chars=num_chars, chars=chars, first_nul=first_nul)
+
+
+def encode_corpus(
+    path: Path, vocab: Vocabulary, out: np.ndarray, chunk_bytes: int = ENCODE_CHUNK_BYTES
+) -> None:
+    """Fill `out` (one slot per character) with the ids of the file's characters, all of which
+    `vocab` must know (scan_corpus first)."""
+    lookup = np.zeros(NUM_CODE_POINTS, dtype=out.dtype)
+    lookup[[ord(c) for c in vocab.chars]] = np.arange(vocab.size, dtype=out.dtype)
+    pos = 0
+    for text in read_text_chunks(str(path), chunk_bytes):
+        out[pos : pos + len(text)] = lookup[_code_points(text)]
+        pos += len(text)
+    if pos != len(out):
+        raise ValueError(f"{path} changed while it was being encoded")
