@@ -37,6 +37,7 @@ class LossReport:
         return math.exp(nats) if nats < 700 else math.inf  # exp overflows a float past ~709
 
 
+MAX_POSITIONS = 1 << 15  # characters × streams in one forward pass of stream_loss(streams=K)
 IGNORE = -100  # target id that cross_entropy skips (padding of the last, shorter stream)
 
 
@@ -122,6 +123,9 @@ def stream_loss(
         scorer.feed(ids)
         return scorer.report()
     streams = max(1, min(streams, num_predicted))
+    # Bound the positions per forward pass: activations grow with K × chunk (a 64 × 4096 chunk of
+    # a 256-unit LSTM would need about 1 GB); a few tens of thousands keep the products large.
+    chunk_len = max(1, min(chunk_len, MAX_POSITIONS // streams))
     seg_len = -(-num_predicted // streams)  # ceil
     # Segment k predicts ids[first[k] + t] from ids[first[k] + t - 1], for t < its length.
     first = 1 + seg_len * np.arange(streams)  # (K,)
