@@ -3,19 +3,26 @@
 This is the evidence behind `--precision auto`: bf16 autocast only pays where the CPU has
 native bf16 matrix units (AMX); elsewhere it is emulated and slower.
 
-    python bench/precision.py [--hidden 256] [--steps 10]
+    python bench/precision.py [--hidden 256] [--steps 10] [--loss-steps 100]
+
+It also trains the same model from the same seed on the same text for --loss-steps steps in
+each precision and compares the losses: `auto` must only pick bf16 where it is both faster and
+within 1% of fp32.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from charrnn.batching import stream_layout
 from charrnn.model import CharRNN, ModelConfig
 from charrnn.runtime import autocast, configure_threads, cpu_bf16_speedup
+from charrnn.vocab import Vocabulary
 
 
 def matmul_gflops(dtype: torch.dtype, size: int = 2048, reps: int = 5) -> float:
@@ -50,10 +57,39 @@ def train_chars_per_sec(precision: str, hidden: int, steps: int, batch: int = 32
     return batch * seq * steps / (time.perf_counter() - start)
 
 
+def loss_after(
+    precision: str, hidden: int, steps: int, corpus: Path, batch: int = 32, seq: int = 100
+) -> float:
+    """Mean training loss over the last 10 of `steps` steps on real text, same seed and data."""
+    torch.manual_seed(0)
+    device = torch.device("cpu")
+    text = corpus.read_text(encoding="utf-8")[:500_000]
+    vocab = Vocabulary.from_text(text)
+    layout = stream_layout(vocab.encode(text), batch, seq)
+    model = CharRNN(ModelConfig(vocab_size=vocab.size, hidden_size=hidden))
+    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.0)
+    losses, state = [], None
+    for k in range(steps):
+        x_np, y_np = layout.window(k % layout.windows_per_epoch)
+        x, y = torch.from_numpy(x_np.astype("int64")), torch.from_numpy(y_np.astype("int64"))
+        with autocast(device, precision):
+            logits, state = model(x, state)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        state = tuple(t.detach() for t in state)
+        losses.append(float(loss.detach()))
+    return sum(losses[-10:]) / 10
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--loss-steps", type=int, default=100, help="steps for the loss comparison (0: skip)")
+    parser.add_argument("--corpus", type=Path, default=Path("corpora/tinyshakespeare.txt"))
     args = parser.parse_args()
     threads = configure_threads()
     print(f"{threads} threads; start-up probe (fp32 time / bf16 time): {cpu_bf16_speedup():.2f}")
@@ -67,6 +103,12 @@ def main() -> None:
         f"2x{args.hidden} LSTM training step (32x100): fp32 {a:,.0f} chars/s, bf16 {b:,.0f} chars/s, "
         f"bf16/fp32 {b / a:.2f}"
     )
+    if args.loss_steps:
+        lf, lb = (loss_after(p, args.hidden, args.loss_steps, args.corpus) for p in ("fp32", "bf16"))
+        print(
+            f"loss after {args.loss_steps} steps (mean of the last 10, Tiny Shakespeare): fp32 {lf:.4f}, "
+            f"bf16 {lb:.4f}, relative difference {(lb - lf) / lf:+.2%}"
+        )
 
 
 if __name__ == "__main__":

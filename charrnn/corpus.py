@@ -92,7 +92,9 @@ def load_corpus(
 
     encoded: np.ndarray | None = None
     if cached:
-        encoded = store_entry(cache_dir(), name, scan.num_chars, fingerprint.size, vocab.chars, vocab.dtype, fill)
+        encoded = store_entry(
+            cache_dir(), name, scan.num_chars, fingerprint.size, vocab.chars, vocab.dtype, fill
+        )
     if encoded is None:
         encoded = np.empty(scan.num_chars, dtype=vocab.dtype)
         fill(encoded)

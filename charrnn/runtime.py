@@ -7,6 +7,7 @@ import os
 import time
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from charrnn.errors import ConfigError
@@ -69,6 +70,15 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def ids_to_device(ids: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Character ids (any integer dtype) as an int64 tensor on `device`, without a device sync:
+    a copy from pageable host memory to CUDA waits for the stream, one from pinned memory does not."""
+    tensor = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def physical_cores() -> int:

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -27,7 +26,7 @@ from charrnn.metrics import MetricsLog, RunInfo, TrainObserver, rewind_metrics
 from charrnn.model import CharRNN, State, count_parameters, detach_state
 from charrnn.resume import check_start_options, last_checkpoint_path, load_start, restore_rng, rng_state
 from charrnn.run_lock import lock_checkpoint_dir
-from charrnn.runtime import autocast, choose_device, choose_precision, configure_threads
+from charrnn.runtime import autocast, choose_device, choose_precision, configure_threads, ids_to_device
 from charrnn.sampling import sample_text
 from charrnn.schedule import learning_rate
 from charrnn.stopping import StopRequest, stop_on_signals
@@ -296,8 +295,8 @@ class _Run:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             inputs_np, targets_np = layout.window(p.window)
-            inputs = torch.from_numpy(inputs_np.astype(np.int64)).to(self.device)  # (B, T)
-            targets = torch.from_numpy(targets_np.astype(np.int64)).to(self.device)  # (B, T)
+            inputs = ids_to_device(inputs_np, self.device)  # (B, T)
+            targets = ids_to_device(targets_np, self.device)  # (B, T)
             with autocast(self.device, self.precision):
                 logits, state = self.model(inputs, self.carried)  # (B, T, V)
             # Every time step of every stream contributes; dividing the sum by the character
