@@ -13,7 +13,8 @@ from rich.markup import escape
 
 from charrnn import __version__
 from charrnn.dynamic_eval import DynamicConfig
-from charrnn.errors import CharRNNError
+from charrnn.errors import CharRNNError, ConfigError
+from charrnn.presets import apply_preset, describe_presets
 from charrnn.reporting import RichReporter
 from charrnn.resume import check_start_options, config_for_resume, last_checkpoint_path
 from charrnn.sampling import SampleConfig
@@ -75,7 +76,12 @@ def train_command(
     checkpoint_dir: Annotated[Path, typer.Option(help="Where last.pt, best.pt and metrics.jsonl go.")] = Path(
         "checkpoints"
     ),
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (tanh).")] = _default("cell"),
+    cell: Annotated[
+        str,
+        typer.Option(
+            help="Recurrent cell: lstm, gru, rnn (tanh), mrnn (Sutskever 2011) or mlstm (Krause 2016)."
+        ),
+    ] = _default("cell"),
     num_layers: Annotated[int, typer.Option("--layers", help="Stacked recurrent layers.")] = _default(
         "num_layers"
     ),
@@ -85,6 +91,9 @@ def train_command(
     embed_size: Annotated[int, typer.Option("--embed", help="Character embedding size.")] = _default(
         "embed_size"
     ),
+    factors: Annotated[
+        int, typer.Option(help="mrnn/mlstm: size of the multiplicative factor layer (0 = --hidden).")
+    ] = _default("factors"),
     dropout: Annotated[
         float, typer.Option(help="Dropout between layers and before the output layer, in [0, 1).")
     ] = _default("dropout"),
@@ -152,10 +161,16 @@ def train_command(
         bool, typer.Option("--force", help="Start over even if CHECKPOINT_DIR holds a run.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+    preset: Annotated[
+        str | None,
+        typer.Option(help=f"Start from a named configuration; explicit options win. {describe_presets()}."),
+    ] = None,
 ) -> None:
     """Train a character language model on CORPUS.
 
     Example: charrnn train corpora/tinyshakespeare.txt --hidden 256 --max-minutes 5
+
+    Example: charrnn train --preset sutskever2011 --max-minutes 60
     """
     options: dict[str, Any] = {
         k: str(v) if isinstance(v, Path) else v
@@ -168,12 +183,15 @@ def train_command(
 
     def run() -> None:
         check_start_options(resume, init_from)
+        if preset is not None and resume:
+            raise ConfigError("--preset cannot be combined with --resume (the run keeps its configuration)")
         if resume:
             config = config_for_resume(checkpoint_dir, typed)
             if corpus is not None:
                 config = replace(config, corpus=str(corpus))
         else:
-            config = TrainConfig(corpus=str(corpus or default_corpus()), **options)
+            chosen = options if preset is None else apply_preset(preset, options, typed)
+            config = TrainConfig(corpus=str(corpus or default_corpus()), **chosen)
         _train(config, resume=resume, init_from=init_from, force=force, quiet=quiet)
 
     _run_reporting_errors(run)

@@ -1,4 +1,4 @@
-"""The model: embedding → stacked recurrent layers (LSTM, GRU or tanh RNN) → dropout → linear."""
+"""The model: embedding → stacked recurrent layers (LSTM, GRU, tanh RNN, mRNN or mLSTM) → dropout → linear."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from charrnn.cells import MULTIPLICATIVE, MultiplicativeStack
 from charrnn.errors import ConfigError
 
-CELLS = ("lstm", "gru", "rnn")
+CELLS = ("lstm", "gru", "rnn", *MULTIPLICATIVE)
 
 # A recurrent state is a tuple of (num_layers, B, hidden) tensors: (h, c) for an LSTM, (h,) otherwise.
 State = tuple[torch.Tensor, ...]
@@ -24,6 +25,7 @@ class ModelConfig:
     hidden_size: int = 512
     embed_size: int = 64
     dropout: float = 0.0
+    factors: int = 0  # mrnn/mlstm: size of the multiplicative factor layer; 0 = hidden_size
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -34,6 +36,16 @@ class ModelConfig:
                 raise ConfigError(f"{flag.get(name, name)} must be positive, not {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"--dropout must be in [0, 1), not {self.dropout}")
+        if self.factors < 0:
+            raise ConfigError(f"--factors must be >= 0 (0 = the hidden size), not {self.factors}")
+
+    @property
+    def factor_size(self) -> int:
+        return self.factors or self.hidden_size
+
+    @property
+    def has_cell_state(self) -> bool:
+        return self.cell in ("lstm", "mlstm")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,13 +67,24 @@ class CharRNN(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
         # nn.LSTM/GRU/RNN run the whole stack in one fused oneDNN/cuDNN call and apply
         # `dropout` between layers; the extra nn.Dropout below covers the last layer's output.
-        self.recurrent = _RECURRENT[config.cell](
-            config.embed_size,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.recurrent: nn.Module
+        if config.cell in MULTIPLICATIVE:
+            self.recurrent = MultiplicativeStack(
+                config.cell,
+                config.embed_size,
+                config.hidden_size,
+                config.num_layers,
+                config.factor_size,
+                config.dropout,
+            )
+        else:
+            self.recurrent = _RECURRENT[config.cell](
+                config.embed_size,
+                config.hidden_size,
+                num_layers=config.num_layers,
+                dropout=config.dropout if config.num_layers > 1 else 0.0,
+                batch_first=True,
+            )
         self.output_dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         self._init_forget_gate_bias()
@@ -80,7 +103,7 @@ class CharRNN(nn.Module):
     def initial_state(self, batch_size: int, device: torch.device | None = None) -> State:
         cfg = self.config
         shape = (cfg.num_layers, batch_size, cfg.hidden_size)
-        count = 2 if cfg.cell == "lstm" else 1
+        count = 2 if cfg.has_cell_state else 1
         return tuple(torch.zeros(shape, device=device) for _ in range(count))
 
     def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
@@ -88,9 +111,11 @@ class CharRNN(nn.Module):
         x = self.embedding(ids)  # (B, T, E)
         if state is None:
             state = self.initial_state(ids.shape[0], ids.device)
-        if self.config.cell == "lstm":
+        if self.config.cell in MULTIPLICATIVE:
+            out, new_state = self.recurrent(x, state)  # out: (B, T, H)
+        elif self.config.cell == "lstm":
             out, (h, c) = self.recurrent(x, (state[0], state[1]))  # out: (B, T, H)
-            new_state: State = (h, c)
+            new_state = (h, c)
         else:
             out, h = self.recurrent(x, state[0])
             new_state = (h,)

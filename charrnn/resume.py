@@ -47,6 +47,7 @@ def load_start(
             num_layers=arch.num_layers,
             hidden_size=arch.hidden_size,
             embed_size=arch.embed_size,
+            factors=arch.factors,
         )
     corpus = _load_training_corpus(config, loaded.vocab if loaded else None)
     if saved is not None:

@@ -15,7 +15,7 @@ import torch
 
 from charrnn.errors import ConfigError
 from charrnn.model import CharRNN
-from charrnn.stepper import Stepper
+from charrnn.stepper import make_stepper
 from charrnn.vocab import Vocabulary
 
 
@@ -112,7 +112,7 @@ def generate_ids(
         batch = config.num_samples
         prime = torch.from_numpy(prime_ids.astype(np.int64)).to(device).expand(batch, -1)  # (B, P)
         logits, state = model(prime)  # (B, P, V)
-        stepper = Stepper(model, batch)
+        stepper = make_stepper(model, batch)
         stepper.load_state(state)
         next_logits = logits[:, -1].float().cpu().numpy()  # (B, V)
         choose = NextCharacter(config, model.config.vocab_size, generator)

@@ -216,3 +216,29 @@ class Stepper:
         layer.h -= n
         layer.h *= self.z_gate
         layer.h += n
+
+
+class TorchStepper:
+    """The model's own forward pass over one character per step: for the multiplicative cells,
+    whose per-step work is already a few small products (no fused library call to avoid)."""
+
+    def __init__(self, model: CharRNN, batch_size: int) -> None:
+        self.model, self.batch_size = model, batch_size
+        self.device = model.head.weight.device
+        self.state: tuple[torch.Tensor, ...] | None = None
+
+    def load_state(self, state: tuple[torch.Tensor, ...]) -> None:
+        self.state = state
+
+    @torch.no_grad()
+    def step(self, ids: Array) -> Array:
+        x = torch.from_numpy(ids.astype(np.int64)).to(self.device)[:, None]  # (B, 1)
+        logits, self.state = self.model(x, self.state)
+        return logits[:, 0].float().cpu().numpy()  # (B, V)
+
+
+def make_stepper(model: CharRNN, batch_size: int) -> Stepper | TorchStepper:
+    """The NumPy Stepper where it knows the cell's layout (lstm, gru, rnn), else TorchStepper."""
+    if model.config.cell in ("lstm", "gru", "rnn"):
+        return Stepper(model, batch_size)
+    return TorchStepper(model, batch_size)

@@ -20,6 +20,7 @@ class TrainConfig:
     hidden_size: int = 384
     embed_size: int = 64
     dropout: float = 0.0
+    factors: int = 0  # mrnn/mlstm factor size; 0 = hidden_size
     # data
     val_frac: float = 0.1
     batch_size: int = 32
@@ -90,6 +91,7 @@ class TrainConfig:
             num_layers=self.num_layers,
             hidden_size=self.hidden_size,
             embed_size=self.embed_size,
+            factors=self.factors,
             dropout=self.dropout,
         )
 

@@ -138,6 +138,13 @@ CASES = [
     Case("train --cell transformer", lambda w: w.flag("--cell", "transformer"), "--cell must be one of"),
     Case("train --device tpu", lambda w: w.flag("--device", "tpu"), "--device must be one of"),
     Case("train --precision fp8", lambda w: w.flag("--precision", "fp8"), "--precision must be one of"),
+    Case("train --factors -1", lambda w: w.flag("--factors", "-1"), "--factors must be >= 0"),
+    Case("train --preset unknown", lambda w: w.train(w.corpus, "--preset", "gpt5"), "--preset must be one of"),
+    Case(
+        "train --preset with --resume",
+        lambda w: ["train", "--resume", "--preset", "mlstm", "--checkpoint-dir", w.ck],
+        "--preset cannot be combined with --resume",
+    ),
     Case("train --hidden lots", lambda w: w.flag("--hidden", "lots"), "Invalid value for '--hidden'", 2),
     Case("train --lr fast", lambda w: w.flag("--lr", "fast"), "Invalid value for '--lr'", 2),
     Case("train unknown option", lambda w: w.train(w.corpus, "--hiden", "8"), "No such option", 2),

@@ -1,0 +1,49 @@
+"""Named starting points for `charrnn train --preset NAME`: they fill in defaults, and any
+option given explicitly on the command line wins over them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from charrnn.errors import ConfigError
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Sutskever, Martens & Hinton (2011), "Generating Text with Recurrent Neural Networks": one
+    # multiplicative RNN layer of 1500 units and 1500 factors, trained on sequences of 250
+    # characters. Their input was a one-hot character; an embedding of 128 is as expressive for
+    # any vocabulary of up to 128 characters. (They trained with Hessian-free optimisation;
+    # charrnn uses AdamW, with a learning rate suited to a layer this wide.)
+    "sutskever2011": {
+        "cell": "mrnn",
+        "num_layers": 1,
+        "hidden_size": 1500,
+        "factors": 1500,
+        "embed_size": 128,
+        "seq_len": 250,
+        "lr": 2e-3,
+    },
+    # Krause, Lu, Murray & Renals (2016), "Multiplicative LSTM for sequence modelling", scaled to
+    # a laptop: one mLSTM layer of 512 units with 512 factors (≈ 1.5 M parameters for 65
+    # characters, the size of the default LSTM).
+    "mlstm": {
+        "cell": "mlstm",
+        "num_layers": 1,
+        "hidden_size": 512,
+        "factors": 512,
+        "embed_size": 128,
+        "lr": 4e-3,
+    },
+}
+
+
+def describe_presets() -> str:
+    return "; ".join(
+        f"{name} ({', '.join(f'{k}={v}' for k, v in values.items())})" for name, values in PRESETS.items()
+    )
+
+
+def apply_preset(name: str, options: dict[str, Any], explicit: dict[str, Any]) -> dict[str, Any]:
+    """`options` with the preset's values in place of every option not given explicitly."""
+    if name not in PRESETS:
+        raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, not {name!r}")
+    return {**options, **{k: v for k, v in PRESETS[name].items() if k not in explicit}}
