@@ -4,7 +4,7 @@ The training step of a CharRNN (forward, summed loss, backward, clipping, AdamW)
 eager with 1 thread and with one per physical core; then eager vs `torch.compile` (inductor) at
 the default thread count, counting compile time separately.
 
-    python bench/compile_threads.py [--hidden 256] [--steps 10] [--json out.json]
+    python bench/compile_threads.py [--cell lstm] [--hidden 256] [--steps 10] [--json out.json]
 """
 
 from __future__ import annotations
@@ -48,12 +48,13 @@ def chars_per_sec(step, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--cell", default="lstm")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     torch.manual_seed(0)
-    model = CharRNN(ModelConfig(vocab_size=VOCAB, hidden_size=args.hidden))
+    model = CharRNN(ModelConfig(vocab_size=VOCAB, cell=args.cell, hidden_size=args.hidden))
     eager = make_step(model)
     eager()
     results: dict[str, float] = {}
@@ -78,7 +79,9 @@ def main() -> None:
     for key, value in results.items():
         print(f"{key:<24} {value:>10,.1f}" if "time" in key else f"{key:<24} {value:>10,.0f} chars/s")
     if args.json:
-        args.json.write_text(json.dumps({"hidden": args.hidden, **results}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"cell": args.cell, "hidden": args.hidden, **results}, indent=2) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Sampling speed: charrnn's generation loop vs a naive per-character nn.LSTM/nn.GRU loop.
+"""Sampling speed: charrnn's generation loop vs a naive per-character loop over the same model.
 
 Both run in this process, on the same randomly initialised weights, at batch 1 on the CPU;
-the naive loop is what a hand-written notebook does: embed one character, call the nn module
-with the carried state, project, softmax, draw. Also reports --num-samples 16 throughput
+the naive loop is what a hand-written notebook does: call the model on one character with the
+carried state, softmax, draw. (For mrnn/mlstm charrnn itself steps through the model's forward
+pass, so the two are expected to be close.) Also reports --num-samples 16 throughput
 (characters per second summed over the samples), and the ceiling that memory bandwidth puts on
 a batch-1 step: every float32 weight is read once per character, at the rate a large NumPy
 matrix-vector product reads memory on this machine (measured here, in the same run).
@@ -25,6 +26,8 @@ from charrnn.runtime import configure_threads
 from charrnn.sampling import SampleConfig, generate_ids
 
 VOCAB = 65
+# Weights that multiply the first layer's input only: an input-side table lookup at batch 1.
+FIRST_INPUT_SIDE = {"weight_ih_l0", "layers.0.w_fx", "layers.0.w_hx", "layers.0.w_mx", "layers.0.w_x"}
 
 
 @torch.no_grad()
@@ -34,9 +37,8 @@ def naive_chars_per_sec(model: CharRNN, chars: int) -> float:
     x = torch.zeros(1, 1, dtype=torch.long)
     start = time.perf_counter()
     for _ in range(chars):
-        emb = model.embedding(x)
-        out, state = model.recurrent(emb, state)
-        probs = torch.softmax(model.head(out[0, -1]) / 0.8, dim=-1)
+        logits, state = model(x, state)  # embedding, the recurrent stack, the output layer
+        probs = torch.softmax(logits[0, -1] / 0.8, dim=-1)
         x = torch.multinomial(probs, 1, generator=generator).view(1, 1)
     return chars / (time.perf_counter() - start)
 
@@ -67,7 +69,7 @@ def gemv_bytes_per_sec(megabytes: int = 32) -> float:
 def weight_bytes_per_char(model: CharRNN) -> int:
     """float32 bytes a batch-1 step reads: recurrent weights (layer 0's input side is a table
     lookup) and the output layer."""
-    recurrent = sum(p.numel() for n, p in model.recurrent.named_parameters() if n != "weight_ih_l0")
+    recurrent = sum(p.numel() for n, p in model.recurrent.named_parameters() if n not in FIRST_INPUT_SIDE)
     return 4 * (recurrent + model.head.weight.numel())
 
 
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", default="bench/sample_speed.json")
+    parser.add_argument("--cells", default="lstm,gru,mrnn,mlstm")
     args = parser.parse_args()
     threads = configure_threads(args.threads)
     rows = []
@@ -86,7 +89,7 @@ def main() -> None:
         f"{'model':<12}{'naive chars/s':>15}{'charrnn chars/s':>17}{'ratio':>8}"
         f"{'ceiling chars/s':>17}{'16 samples chars/s':>20}"
     )
-    for cell in ("lstm", "gru"):
+    for cell in args.cells.split(","):
         for hidden in (256, 512):
             torch.manual_seed(0)
             model = CharRNN(ModelConfig(vocab_size=VOCAB, cell=cell, num_layers=2, hidden_size=hidden)).eval()

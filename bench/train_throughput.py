@@ -3,7 +3,8 @@
 charrnn: `train()` itself on a slice of Tiny Shakespeare (data windows, forward, summed loss,
 backward, clipping, AdamW, schedule, divergence guard, metrics.jsonl and observers), timed from
 its first log line to its last. Bare: embedding → nn.LSTM/nn.GRU → linear → cross-entropy →
-Adam on fixed random batches, nothing else. Both at batch 64 × 100, the given precision. The
+Adam on fixed random batches, nothing else; for mrnn/mlstm the bare model is an nn.LSTM with
+as many parameters (issue 7's target: ≥ 0.5× its speed). Both at batch 64 × 100, the given precision. The
 achieved GFLOP/s (matrix products of the forward pass × 3 for forward + backward) are shown
 as a fraction of a matrix-product peak measured in the same run (2048² products).
 
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 from precision import matmul_gflops
 
 from charrnn.metrics import TrainObserver
+from charrnn.model import CharRNN, ModelConfig, count_parameters
 from charrnn.runtime import autocast, configure_threads
 from charrnn.train import train
 from charrnn.train_config import TrainConfig
@@ -33,11 +35,31 @@ from charrnn.train_config import TrainConfig
 BATCH, SEQ, EMBED, LAYERS = 64, 100, 64, 2
 CPU = torch.device("cpu")
 GATES = {"lstm": 4, "gru": 3}
+MULTIPLICATIVE = ("mrnn", "mlstm")
+
+
+def lstm_parameters(hidden: int, vocab: int) -> int:
+    layers = sum(4 * hidden * (inp + hidden + 2) for inp in [EMBED] + [hidden] * (LAYERS - 1))
+    return vocab * EMBED + layers + hidden * vocab + vocab
+
+
+def equal_parameter_lstm(model_parameters: int, vocab: int) -> int:
+    """The nn.LSTM hidden size (a multiple of 8) whose model has about as many parameters."""
+    return min(range(8, 4097, 8), key=lambda h: abs(lstm_parameters(h, vocab) - model_parameters))
 
 
 def flops_per_char(cell: str, hidden: int, vocab: int) -> float:
-    """Matrix-product FLOPs per character of forward + backward (backward ≈ 2 × forward)."""
-    forward = sum(2 * (inp + hidden) * GATES[cell] * hidden for inp in [EMBED] + [hidden] * (LAYERS - 1))
+    """Matrix-product FLOPs per character of forward + backward (backward ≈ 2 × forward).
+    Multiplicative cells (factors = hidden): mRNN 4 products of H², mLSTM 2 of H² and 2 of 4H²."""
+    inputs = [EMBED] + [hidden] * (LAYERS - 1)
+    if cell == "mrnn":
+        forward = sum(2 * (2 * inp * hidden + 2 * hidden * hidden) for inp in inputs)
+    elif cell == "mlstm":
+        forward = sum(
+            2 * (inp * hidden + hidden * hidden + inp * 4 * hidden + hidden * 4 * hidden) for inp in inputs
+        )
+    else:
+        forward = sum(2 * (inp + hidden) * GATES[cell] * hidden for inp in inputs)
     return 3 * (forward + 2 * hidden * vocab)
 
 
@@ -106,7 +128,7 @@ def bare_chars_per_sec(cell: str, hidden: int, vocab: int, precision: str, steps
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256,512")
-    parser.add_argument("--cells", default="lstm,gru")
+    parser.add_argument("--cells", default="lstm,gru,mrnn,mlstm")
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is kept")
@@ -126,14 +148,23 @@ def main() -> None:
                 for precision in args.precisions.split(","):
                     # Alternating rounds, best of each: this machine's speed drifts by ±30%
                     # between identical runs, and a background stall only ever slows a round.
+                    # The multiplicative cells are compared with an nn.LSTM of as many parameters.
+                    ref_cell, ref_hidden = cell, hidden
+                    if cell in MULTIPLICATIVE:
+                        size = ModelConfig(vocab_size=vocab, cell=cell, num_layers=LAYERS, hidden_size=hidden)
+                        ref_cell = "lstm"
+                        ref_hidden = equal_parameter_lstm(count_parameters(CharRNN(size)), vocab)
                     bare, ours = 0.0, 0.0
                     for _ in range(args.rounds):
-                        bare = max(bare, bare_chars_per_sec(cell, hidden, vocab, precision, args.steps))
+                        bare = max(
+                            bare, bare_chars_per_sec(ref_cell, ref_hidden, vocab, precision, args.steps)
+                        )
                         ours = max(ours, charrnn_chars_per_sec(corpus, cell, hidden, precision, args.steps))
                     gflops = ours * flops_per_char(cell, hidden, vocab) / 1e9
                     rows.append(
                         {
                             "model": f"{LAYERS}x{hidden} {cell}",
+                            "bare_model": f"{LAYERS}x{ref_hidden} {ref_cell}",
                             "precision": precision,
                             "bare_chars_per_sec": round(bare),
                             "charrnn_chars_per_sec": round(ours),
@@ -145,7 +176,8 @@ def main() -> None:
                     r = rows[-1]
                     share = f"{gflops:6.1f} GFLOP/s = {r['fraction_of_peak']:.0%} of peak"
                     print(
-                        f"{r['model']:<11} {precision:<5} bare {bare:>8,.0f}  charrnn {ours:>8,.0f} chars/s  "
+                        f"{r['model']:<11} {precision:<5} bare {r['bare_model']:<10} {bare:>8,.0f}  "
+                        f"charrnn {ours:>8,.0f} chars/s  "
                         f"ratio {r['ratio']:.2f}  {share}",
                         flush=True,
                     )

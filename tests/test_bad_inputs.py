@@ -139,7 +139,11 @@ CASES = [
     Case("train --device tpu", lambda w: w.flag("--device", "tpu"), "--device must be one of"),
     Case("train --precision fp8", lambda w: w.flag("--precision", "fp8"), "--precision must be one of"),
     Case("train --factors -1", lambda w: w.flag("--factors", "-1"), "--factors must be >= 0"),
-    Case("train --preset unknown", lambda w: w.train(w.corpus, "--preset", "gpt5"), "--preset must be one of"),
+    Case(
+        "train --preset unknown",
+        lambda w: w.train(w.corpus, "--preset", "gpt5"),
+        "--preset must be one of",
+    ),
     Case(
         "train --preset with --resume",
         lambda w: ["train", "--resume", "--preset", "mlstm", "--checkpoint-dir", w.ck],
