@@ -106,7 +106,9 @@ def train_command(
     seq_len: Annotated[int, typer.Option(help="Characters per window (truncated BPTT length).")] = _default(
         "seq_len"
     ),
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = _default("lr"),
+    lr: Annotated[
+        float, typer.Option(help="Peak learning rate (AdamW); 2e-3 when --cell is mrnn, unless given.")
+    ] = _default("lr"),
     min_lr_frac: Annotated[
         float, typer.Option(help="Final learning rate as a fraction of --lr (cosine decay).")
     ] = _default("min_lr_frac"),
@@ -190,7 +192,7 @@ def train_command(
             if corpus is not None:
                 config = replace(config, corpus=str(corpus))
         else:
-            chosen = options if preset is None else apply_preset(preset, options, typed)
+            chosen = apply_preset(preset, options, typed)
             config = TrainConfig(corpus=str(corpus or default_corpus()), **chosen)
         _train(config, resume=resume, init_from=init_from, force=force, quiet=quiet)
 

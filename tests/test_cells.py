@@ -182,3 +182,16 @@ def test_presets_fill_defaults_that_explicit_options_override(tmp_path: Path, ti
 
 class _Stopped:
     stop_reason, step, seconds, best_val_loss, checkpoint_dir, exit_code = "max_steps", 0, 0.0, None, ".", 0
+
+
+def test_the_mrnn_gets_its_own_learning_rate_unless_one_is_given(
+    tmp_path: Path, tiny_corpus: Path, monkeypatch
+):
+    seen: list[TrainConfig] = []
+    monkeypatch.setattr("charrnn.cli.train", lambda config, *a, **k: seen.append(config) or _Stopped())
+    args = ["train", str(tiny_corpus), "--checkpoint-dir", str(tmp_path / "ck"), "--quiet"]
+    for extra, lr in [(["--cell", "mrnn"], 2e-3), (["--cell", "mrnn", "--lr", "1e-2"], 1e-2), ([], 6e-3)]:
+        assert invoke(*args, *extra).exit_code == 0
+        assert seen[-1].lr == lr, extra
+    assert invoke(*args, "--preset", "sutskever2011").exit_code == 0
+    assert seen[-1].lr == PRESETS["sutskever2011"]["lr"]
