@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from charrnn import __version__
+from charrnn.distributed import world_from_env
 from charrnn.dynamic_eval import DynamicConfig
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.presets import apply_preset, describe_presets
@@ -200,6 +201,7 @@ def train_command(
 
 
 def _train(config: TrainConfig, *, resume: bool, init_from: Path | None, force: bool, quiet: bool) -> None:
+    quiet = quiet or not world_from_env().is_main  # under torchrun, rank 0 alone reports
     reporter = None if quiet else RichReporter(err_console)
     try:
         result = train(

@@ -5,7 +5,9 @@ Reports go through TrainObserver callbacks (metrics.py); nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -15,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from charrnn import __version__
+from charrnn import __version__, distributed
 from charrnn.batching import stream_layout
 from charrnn.checkpoint import remove_unfinished_writes, save_checkpoint
 from charrnn.corpus import split_train_val
@@ -26,7 +28,14 @@ from charrnn.metrics import MetricsLog, RunInfo, TrainObserver, rewind_metrics
 from charrnn.model import CharRNN, State, count_parameters, detach_state
 from charrnn.resume import check_start_options, last_checkpoint_path, load_start, restore_rng, rng_state
 from charrnn.run_lock import lock_checkpoint_dir
-from charrnn.runtime import autocast, choose_device, choose_precision, configure_threads, ids_to_device
+from charrnn.runtime import (
+    autocast,
+    choose_device,
+    choose_precision,
+    configure_threads,
+    ids_to_device,
+    physical_cores,
+)
 from charrnn.sampling import sample_text
 from charrnn.schedule import learning_rate
 from charrnn.stopping import StopRequest, stop_on_signals
@@ -77,11 +86,12 @@ class _Run:
         force: bool,
     ) -> None:
         self.config = config
-        self.observers = list(observers)
+        self.world = world = distributed.world_from_env()
+        self.observers = list(observers) if world.is_main else []  # rank 0 alone reports
         self.checkpoint_dir = Path(config.checkpoint_dir)
-        self.device = choose_device(config.device)
+        self.device = distributed.start(world, choose_device(config.device))
         self.precision = choose_precision(config.precision, self.device)
-        self.threads = configure_threads(config.threads)
+        self.threads = configure_threads(config.threads or max(1, physical_cores() // world.local_size))
         torch.manual_seed(config.seed)
         start = load_start(config, self.device, resume=resume, init_from=init_from, force=force)
         self.config = config = start.config
@@ -90,10 +100,16 @@ class _Run:
         self.vocab = corpus.vocab
         self.train_ids, self.val_ids = split_train_val(corpus.ids, config.val_frac)
         self.layout = stream_layout(self.train_ids, config.batch_size, config.seq_len)
+        self.rows = distributed.rows_of(world, config.batch_size)  # this rank's streams
 
         self.model = CharRNN(config.model_config(self.vocab.size)).to(self.device)
         if start.model_state is not None:
             self.model.load_state_dict(start.model_state)
+        # What the training step calls: the model itself, or DDP around it (gradients averaged).
+        self.trained: torch.nn.Module = self.model
+        if world.active:
+            self.trained = torch.nn.parallel.DistributedDataParallel(self.model)
+        self.control = distributed.control_group(world)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
             lr=config.lr,
@@ -108,7 +124,8 @@ class _Run:
         self.resumed = start.saved is not None
         self.guard = DivergenceGuard(self.vocab.size, self.device)
         self.metrics = MetricsLog(self.checkpoint_dir / "metrics.jsonl")
-        self.observers.insert(0, self.metrics)
+        if world.is_main:
+            self.observers.insert(0, self.metrics)
         self.epoch_steps = math.ceil(self.layout.windows_per_epoch * config.epochs)
         self.total_steps = self.epoch_steps
         if config.max_steps is not None:
@@ -119,7 +136,7 @@ class _Run:
         self.progress = Progress(**dict(saved["progress"]))
         self.history = list(saved["history"])
         carried = saved.get("carried_state")
-        self.carried = tuple(t.to(self.device) for t in carried) if carried else None
+        self.carried = tuple(t[:, self.rows].to(self.device) for t in carried) if carried else None
         restore_rng(saved["rng"])
 
     def prepare_directory(self) -> None:
@@ -153,7 +170,7 @@ class _Run:
         }
 
     # -- checkpoints -----------------------------------------------------------------------
-    def _payload(self) -> dict[str, Any]:
+    def _payload(self, carried: State | None) -> dict[str, Any]:
         return {
             "charrnn_version": __version__,
             "model_config": self.model.config.to_dict(),
@@ -163,7 +180,7 @@ class _Run:
             "train_config": self.config.to_dict(),
             "precision": self.precision,
             "progress": asdict(self.progress),
-            "carried_state": list(self.carried) if self.carried is not None else [],
+            "carried_state": list(carried) if carried is not None else [],
             "rng": rng_state(),
             "history": self.history,
             "corpus": {
@@ -173,14 +190,23 @@ class _Run:
             },
         }
 
-    def _save(self, best: bool) -> None:
-        payload = self._payload()
+    def _gathered_state(self) -> State | None:
+        """The global batch's carried state (collective: every rank calls it)."""
+        return distributed.gather_streams(self.world, self.carried) if self.carried is not None else None
+
+    def _save(self, best: bool, carried: State | None) -> None:
+        payload = self._payload(carried)
         save_checkpoint(payload, last_checkpoint_path(self.checkpoint_dir))
         if best:
             save_checkpoint(payload, self.checkpoint_dir / "best.pt")
 
     def _evaluate(self, stop: StopRequest) -> bool:
-        """Validate, sample and save; False if a stop request cut the validation short."""
+        """Validate, sample and save (rank 0; the others wait); False if a stop request cut the
+        validation short."""
+        carried = self._gathered_state()
+        if not self.world.is_main:  # rank 0 validates, samples and saves meanwhile
+            (interrupted,) = self._agree([0.0])
+            return not interrupted
         try:
             report = stream_loss(
                 self.model,
@@ -191,6 +217,7 @@ class _Run:
                 should_stop=lambda: stop.requested,
             )
         except EvaluationInterrupted:
+            self._agree([1.0])
             return False
         val_loss = report.nats_per_char
         if self.guard.is_bad(val_loss):
@@ -219,22 +246,31 @@ class _Run:
                 temperature=0.8,
                 seed=self.config.seed + self.progress.step,
             )
-        self._save(best=improved)
+        self._save(best=improved, carried=carried)
+        self._agree([0.0])
         self._emit("on_eval", record, sample)
         return True
 
     # -- the loop --------------------------------------------------------------------------
-    def _stop_reason(self, started: float, stop: StopRequest) -> str | None:
+    def _decide(self, started: float, stop: StopRequest) -> tuple[str | None, float]:
+        """(why to stop now, or None; how far along the clock the run is), the same on every rank:
+        a signal seen by any rank stops all, and rank 0's clock is everyone's."""
         cfg, p = self.config, self.progress
-        if stop.requested:
-            return "interrupted"
+        clock = self._time_fraction(started) if self.world.is_main else 0.0
+        requested, clock = self._agree([float(stop.requested), clock])
+        if requested:
+            stop.request(stop.signum or signal.SIGINT)
+            return "interrupted", clock
         if p.step >= self.epoch_steps:
-            return "epochs"
+            return "epochs", clock
         if cfg.max_steps is not None and p.step >= cfg.max_steps:
-            return "max_steps"
-        if self._time_fraction(started) >= 1.0:
-            return "max_minutes"
-        return None
+            return "max_steps", clock
+        if clock >= 1.0:
+            return "max_minutes", clock
+        return None, clock
+
+    def _agree(self, values: list[float]) -> list[float]:
+        return distributed.agree(self.world, values, self.control)
 
     def _time_fraction(self, started: float) -> float:
         if self.config.max_minutes is None:
@@ -242,9 +278,13 @@ class _Run:
         return (time.perf_counter() - started) / (self.config.max_minutes * 60)
 
     def _check_diverged(self) -> None:
+        """Stop every rank at the first step any rank found bad (this reads the device)."""
         problem = self.guard.problem()
-        if problem is not None:
-            self._diverged(*problem)
+        (negated_step,) = self._agree([-problem[0] if problem else -math.inf])
+        if math.isfinite(negated_step):
+            step = int(-negated_step)
+            here = problem is not None and problem[0] == step
+            self._diverged(step, problem[1] if here and problem else "on another process")
 
     def _diverged(self, step: int, what: str) -> None:
         last = last_checkpoint_path(self.checkpoint_dir)
@@ -281,7 +321,10 @@ class _Run:
         interval_loss = torch.zeros((), device=self.device)
         interval_steps, interval_chars, interval_start = 0, 0, time.perf_counter()
         self.model.train()
-        while (reason := self._stop_reason(started, stop)) is None:
+        while True:
+            reason, clock = self._decide(started, stop)
+            if reason is not None:
+                break
             if p.window == 0:
                 self.carried = None  # each epoch starts from a zero state
             lr = learning_rate(
@@ -290,15 +333,15 @@ class _Run:
                 cfg.warmup_steps,
                 self.total_steps,
                 cfg.min_lr_frac,
-                self._time_fraction(started),
+                clock,
             )
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             inputs_np, targets_np = layout.window(p.window)
-            inputs = ids_to_device(inputs_np, self.device)  # (B, T)
-            targets = ids_to_device(targets_np, self.device)  # (B, T)
+            inputs = ids_to_device(inputs_np[self.rows], self.device)  # (b, T): this rank's streams
+            targets = ids_to_device(targets_np[self.rows], self.device)  # (b, T)
             with autocast(self.device, self.precision):
-                logits, state = self.model(inputs, self.carried)  # (B, T, V)
+                logits, state = self.trained(inputs, self.carried)  # (b, T, V)
             # Every time step of every stream contributes; dividing the sum by the character
             # count keeps --lr and --grad-clip independent of --batch-size and --seq-len.
             loss_sum = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="sum")
@@ -311,9 +354,9 @@ class _Run:
             self.guard.observe(p.step + 1, loss, grad_norm)
             interval_loss += loss.detach()
             p.step += 1
-            p.chars_seen += targets.numel()
+            p.chars_seen += targets.numel() * self.world.size
             interval_steps += 1
-            interval_chars += targets.numel()
+            interval_chars += targets.numel() * self.world.size
             p.window += 1
             if p.window == layout.windows_per_epoch:
                 p.epoch, p.window = p.epoch + 1, 0
@@ -321,7 +364,7 @@ class _Run:
             if p.step % cfg.log_every == 0:
                 self._check_diverged()
                 elapsed = time.perf_counter() - interval_start
-                train_loss = float(interval_loss) / interval_steps
+                train_loss = float(distributed.mean(self.world, interval_loss)) / interval_steps
                 self._emit(
                     "on_log",
                     self._record(
@@ -344,8 +387,10 @@ class _Run:
         if reason != "interrupted" and last_eval_step != p.step and not self._evaluate(stop):
             reason = "interrupted"
         if reason == "interrupted":
-            self._save(best=False)  # fast: a signal asks to stop within seconds
-            self.tell(f"interrupted at step {p.step}: saved {last_checkpoint_path(self.checkpoint_dir)}")
+            carried = self._gathered_state()
+            if self.world.is_main:
+                self._save(best=False, carried=carried)  # fast: a signal asks to stop within seconds
+                self.tell(f"interrupted at step {p.step}: saved {last_checkpoint_path(self.checkpoint_dir)}")
         last_val = self.history[-1]["val_loss"] if self.history else None
         best_val = p.best_val_loss if math.isfinite(p.best_val_loss) else None
         return TrainResult(
@@ -373,9 +418,17 @@ def train(
     """Train (or resume) a model as `config` says; SIGINT/SIGTERM stop it after a saved step."""
     check_start_options(resume, init_from)
     run = _Run(config, observers, resume=resume, init_from=init_from, force=force)
-    with (
-        lock_checkpoint_dir(run.checkpoint_dir, force=force, warn=run.tell),
-        stop_on_signals(stop or StopRequest()) as request,
-    ):
-        run.prepare_directory()
-        return run.run(request)
+    world = run.world
+    try:
+        lock = (
+            lock_checkpoint_dir(run.checkpoint_dir, force=force, warn=run.tell)
+            if world.is_main  # rank 0 alone writes the directory; it holds it for all ranks
+            else contextlib.nullcontext()
+        )
+        with lock, stop_on_signals(stop or StopRequest()) as request:
+            if world.is_main:
+                run.prepare_directory()
+            distributed.barrier(world)
+            return run.run(request)
+    finally:
+        distributed.stop(world)

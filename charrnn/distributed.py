@@ -1,0 +1,116 @@
+"""Data-parallel training across processes started by `torchrun` (torch.distributed, env://).
+
+Without torchrun nothing here does anything: a World of size 1. With it, every process (rank)
+owns a contiguous block of the global batch's streams, DistributedDataParallel averages the
+gradients, and rank 0 alone reports, validates and writes checkpoints. The few decisions that
+must agree across ranks (stop now? how far along the clock is the run? did any rank diverge?)
+are settled with one small all-reduce per step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from charrnn.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+    local_size: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def world_from_env() -> World:
+    """The process's place among torchrun's workers (a World of one without torchrun)."""
+    env = os.environ
+    if "RANK" not in env or "WORLD_SIZE" not in env:
+        return World()
+    return World(
+        rank=int(env["RANK"]),
+        size=int(env["WORLD_SIZE"]),
+        local_rank=int(env.get("LOCAL_RANK", 0)),
+        local_size=int(env.get("LOCAL_WORLD_SIZE", 1)),
+    )
+
+
+def start(world: World, device: torch.device) -> torch.device:
+    """Join the process group (gloo on CPUs, NCCL on GPUs); the device this rank uses."""
+    if not world.active:
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def stop(world: World) -> None:
+    if world.active and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def rows_of(world: World, batch_size: int) -> slice:
+    """The contiguous block of the global batch's streams that this rank trains."""
+    if batch_size % world.size:
+        raise ConfigError(
+            f"--batch-size {batch_size} must be a multiple of the number of processes ({world.size})"
+        )
+    per_rank = batch_size // world.size
+    return slice(world.rank * per_rank, (world.rank + 1) * per_rank)
+
+
+def control_group(world: World) -> Any:
+    """A gloo group for the per-step decisions: CPU all-reduces that never wait for a GPU."""
+    if not world.active:
+        return None
+    return dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else dist.group.WORLD
+
+
+def agree(world: World, values: list[float], group: Any = None) -> list[float]:
+    """Element-wise maximum over ranks, on the CPU (the values themselves for a World of one)."""
+    if not world.active:
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX, group=group)
+    return tensor.tolist()
+
+
+def mean(world: World, value: torch.Tensor) -> torch.Tensor:
+    if world.active:
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        value /= world.size
+    return value
+
+
+def gather_streams(world: World, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """Every rank's (L, b, H) carried state joined into the global batch's (L, B, H)."""
+    if not world.active:
+        return state
+    joined = []
+    for tensor in state:
+        parts = [torch.empty_like(tensor) for _ in range(world.size)]
+        dist.all_gather(parts, tensor.contiguous())
+        joined.append(torch.cat(parts, dim=1))
+    return tuple(joined)
+
+
+def barrier(world: World) -> None:
+    if world.active:
+        dist.barrier()

@@ -1,0 +1,92 @@
+"""Data-parallel training with torchrun on loopback (gloo, CPU), against one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from test_cli import TINY, invoke, without
+
+from charrnn.checkpoint import load_checkpoint
+
+TIMEOUT = 120
+# batch 4 × 16; two processes get two streams each.
+ARGS = [*without(TINY, "--max-steps", "--quiet"), "--batch-size", "4", "--seq-len", "16", "--log-every", "1"]
+
+
+def _torchrun(*args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "charrnn",
+        *args,
+    ]
+
+
+def _records(ck: Path, event: str) -> list[dict]:
+    return [
+        r for r in map(json.loads, (ck / "metrics.jsonl").read_text().splitlines()) if r["event"] == event
+    ]
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one_and_their_checkpoint_resumes_in_one(tmp_path: Path, tiny_corpus: Path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    common = ["train", str(tiny_corpus), *ARGS, "--max-steps", "6", "--eval-every", "3"]
+    assert invoke(*common, "--checkpoint-dir", str(one), "--quiet").exit_code == 0
+    done = subprocess.run(
+        _torchrun(*common, "--checkpoint-dir", str(two)), capture_output=True, timeout=TIMEOUT
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+
+    for event, key in (("train", "train_loss"), ("val", "val_loss")):
+        a, b = _records(one, event), _records(two, event)
+        assert [r["step"] for r in a] == [r["step"] for r in b] and len(a) >= 2
+        assert [r["chars_seen"] for r in a] == [r["chars_seen"] for r in b]
+        for x, y in zip(a, b, strict=True):
+            assert y[key] == pytest.approx(x[key], rel=1e-5), event
+    w1, w2 = (load_checkpoint(ck / "last.pt") for ck in (one, two))
+    for name, tensor in w1["model_state"].items():
+        assert torch.allclose(tensor, w2["model_state"][name], atol=1e-5), name
+    for a, b in zip(w1["carried_state"], w2["carried_state"], strict=True):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)  # all four streams saved
+
+    resumed = invoke("train", "--resume", "--checkpoint-dir", str(two), "--max-steps", "8", "--quiet")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert load_checkpoint(two / "last.pt")["progress"]["step"] == 8
+
+
+@pytest.mark.slow
+def test_a_killed_rank_ends_the_whole_job(tmp_path: Path, tiny_corpus: Path):
+    ck = tmp_path / "ck"
+    cmd = _torchrun("train", str(tiny_corpus), *ARGS, "--epochs", "100000", "--checkpoint-dir", str(ck))
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not ((ck / "metrics.jsonl").exists() and len(_records(ck, "train")) >= 3):
+            assert proc.poll() is None and time.monotonic() < deadline, "training did not start"
+            time.sleep(0.05)
+        workers = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(workers) == 2, workers
+        os.kill(int(workers[1]), signal.SIGKILL)
+        killed = time.monotonic()
+        proc.wait(timeout=90)
+        assert time.monotonic() - killed < 90
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0
