@@ -7,27 +7,26 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from charrnn import __version__, distributed
+from charrnn import distributed
 from charrnn.batching import stream_layout
 from charrnn.checkpoint import remove_unfinished_writes, save_checkpoint
 from charrnn.corpus import split_train_val
 from charrnn.divergence import DivergenceGuard
-from charrnn.errors import TrainingDiverged
 from charrnn.evaluate import LN2, EvaluationInterrupted, stream_loss
 from charrnn.metrics import MetricsLog, RunInfo, TrainObserver, rewind_metrics
 from charrnn.model import CharRNN, State, count_parameters, detach_state
-from charrnn.resume import check_start_options, last_checkpoint_path, load_start, restore_rng, rng_state
+from charrnn.resume import check_start_options, last_checkpoint_path, load_start, restore_rng
+from charrnn.run_end import EndRules
 from charrnn.run_lock import lock_checkpoint_dir
+from charrnn.run_record import RUN_FILES, Progress, TrainResult, checkpoint_payload
 from charrnn.runtime import (
     autocast,
     choose_device,
@@ -40,34 +39,6 @@ from charrnn.sampling import sample_text
 from charrnn.schedule import learning_rate
 from charrnn.stopping import StopRequest, stop_on_signals
 from charrnn.train_config import TrainConfig
-
-
-@dataclass
-class Progress:
-    """Where a run stands; saved in every checkpoint so that resume continues exactly."""
-
-    step: int = 0
-    epoch: int = 0  # completed epochs
-    window: int = 0  # next window index within the current epoch
-    chars_seen: int = 0
-    seconds: float = 0.0
-    best_val_loss: float = math.inf
-
-
-RUN_FILES = ("metrics.jsonl", "best.pt", "last.pt")
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    stop_reason: str  # "epochs", "max_steps", "max_minutes", "interrupted"
-    step: int
-    epoch: int
-    chars_seen: int
-    seconds: float
-    last_val_loss: float | None
-    best_val_loss: float | None
-    checkpoint_dir: str
-    exit_code: int = 0
 
 
 class _Run:
@@ -109,7 +80,6 @@ class _Run:
         self.trained: torch.nn.Module = self.model
         if world.active:
             self.trained = torch.nn.parallel.DistributedDataParallel(self.model)
-        self.control = distributed.control_group(world)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
             lr=config.lr,
@@ -126,10 +96,9 @@ class _Run:
         self.metrics = MetricsLog(self.checkpoint_dir / "metrics.jsonl")
         if world.is_main:
             self.observers.insert(0, self.metrics)
-        self.epoch_steps = math.ceil(self.layout.windows_per_epoch * config.epochs)
-        self.total_steps = self.epoch_steps
-        if config.max_steps is not None:
-            self.total_steps = min(self.total_steps, config.max_steps)
+        epoch_steps = math.ceil(self.layout.windows_per_epoch * config.epochs)
+        self.total_steps = epoch_steps if config.max_steps is None else min(epoch_steps, config.max_steps)
+        self.end = EndRules(config, epoch_steps, world, self.guard, last_checkpoint_path(self.checkpoint_dir))
 
     def _restore(self, saved: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(saved["optimizer_state"])
@@ -170,32 +139,21 @@ class _Run:
         }
 
     # -- checkpoints -----------------------------------------------------------------------
-    def _payload(self, carried: State | None) -> dict[str, Any]:
-        return {
-            "charrnn_version": __version__,
-            "model_config": self.model.config.to_dict(),
-            "vocab": self.vocab.chars,
-            "model_state": self.model.state_dict(),
-            "optimizer_state": self.optimizer.state_dict(),
-            "train_config": self.config.to_dict(),
-            "precision": self.precision,
-            "progress": asdict(self.progress),
-            "carried_state": list(carried) if carried is not None else [],
-            "rng": rng_state(),
-            "history": self.history,
-            "corpus": {
-                **self.corpus.fingerprint.to_dict(),
-                "num_chars": int(len(self.corpus.ids)),
-                "val_frac": self.config.val_frac,
-            },
-        }
-
     def _gathered_state(self) -> State | None:
         """The global batch's carried state (collective: every rank calls it)."""
         return distributed.gather_streams(self.world, self.carried) if self.carried is not None else None
 
     def _save(self, best: bool, carried: State | None) -> None:
-        payload = self._payload(carried)
+        payload = checkpoint_payload(
+            self.model,
+            self.optimizer,
+            self.config,
+            self.precision,
+            self.progress,
+            carried,
+            self.history,
+            self.corpus,
+        )
         save_checkpoint(payload, last_checkpoint_path(self.checkpoint_dir))
         if best:
             save_checkpoint(payload, self.checkpoint_dir / "best.pt")
@@ -205,7 +163,7 @@ class _Run:
         validation short."""
         carried = self._gathered_state()
         if not self.world.is_main:  # rank 0 validates, samples and saves meanwhile
-            (interrupted,) = self._agree([0.0])
+            (interrupted,) = self.end.agree([0.0])
             return not interrupted
         try:
             report = stream_loss(
@@ -217,11 +175,10 @@ class _Run:
                 should_stop=lambda: stop.requested,
             )
         except EvaluationInterrupted:
-            self._agree([1.0])
+            self.end.agree([1.0])
             return False
         val_loss = report.nats_per_char
-        if self.guard.is_bad(val_loss):
-            self._diverged(self.progress.step, "on validation " + self.guard.describe(val_loss))
+        self.end.check_validation(self.progress.step, val_loss)
         improved = val_loss < self.progress.best_val_loss
         if improved:
             self.progress.best_val_loss = val_loss
@@ -247,54 +204,11 @@ class _Run:
                 seed=self.config.seed + self.progress.step,
             )
         self._save(best=improved, carried=carried)
-        self._agree([0.0])
+        self.end.agree([0.0])
         self._emit("on_eval", record, sample)
         return True
 
     # -- the loop --------------------------------------------------------------------------
-    def _decide(self, started: float, stop: StopRequest) -> tuple[str | None, float]:
-        """(why to stop now, or None; how far along the clock the run is), the same on every rank:
-        a signal seen by any rank stops all, and rank 0's clock is everyone's."""
-        cfg, p = self.config, self.progress
-        clock = self._time_fraction(started) if self.world.is_main else 0.0
-        requested, clock = self._agree([float(stop.requested), clock])
-        if requested:
-            stop.request(stop.signum or signal.SIGINT)
-            return "interrupted", clock
-        if p.step >= self.epoch_steps:
-            return "epochs", clock
-        if cfg.max_steps is not None and p.step >= cfg.max_steps:
-            return "max_steps", clock
-        if clock >= 1.0:
-            return "max_minutes", clock
-        return None, clock
-
-    def _agree(self, values: list[float]) -> list[float]:
-        return distributed.agree(self.world, values, self.control)
-
-    def _time_fraction(self, started: float) -> float:
-        if self.config.max_minutes is None:
-            return 0.0
-        return (time.perf_counter() - started) / (self.config.max_minutes * 60)
-
-    def _check_diverged(self) -> None:
-        """Stop every rank at the first step any rank found bad (this reads the device)."""
-        problem = self.guard.problem()
-        (negated_step,) = self._agree([-problem[0] if problem else -math.inf])
-        if math.isfinite(negated_step):
-            step = int(-negated_step)
-            here = problem is not None and problem[0] == step
-            self._diverged(step, problem[1] if here and problem else "on another process")
-
-    def _diverged(self, step: int, what: str) -> None:
-        last = last_checkpoint_path(self.checkpoint_dir)
-        kept = (
-            f"{self.checkpoint_dir} keeps the last good checkpoint"
-            if last.exists()
-            else "no checkpoint had been saved yet"
-        )
-        raise TrainingDiverged(f"training diverged at step {step}: {what}; {kept} (try a lower --lr)")
-
     def run(self, stop: StopRequest) -> TrainResult:
         cfg, p, layout = self.config, self.progress, self.layout
         self._emit(
@@ -322,7 +236,7 @@ class _Run:
         interval_steps, interval_chars, interval_start = 0, 0, time.perf_counter()
         self.model.train()
         while True:
-            reason, clock = self._decide(started, stop)
+            reason, clock = self.end.decide(p.step, started, stop)
             if reason is not None:
                 break
             if p.window == 0:
@@ -362,7 +276,7 @@ class _Run:
                 p.epoch, p.window = p.epoch + 1, 0
             p.seconds = seconds_before + time.perf_counter() - started
             if p.step % cfg.log_every == 0:
-                self._check_diverged()
+                self.end.check_diverged()
                 elapsed = time.perf_counter() - interval_start
                 train_loss = float(distributed.mean(self.world, interval_loss)) / interval_steps
                 self._emit(
@@ -379,11 +293,11 @@ class _Run:
                 interval_loss.zero_()
                 interval_steps, interval_chars, interval_start = 0, 0, time.perf_counter()
             if p.step % cfg.eval_every == 0:
-                self._check_diverged()
+                self.end.check_diverged()
                 self._evaluate(stop)  # if cut short, the loop's next check stops and saves
                 last_eval_step = p.step
                 interval_start = time.perf_counter()
-        self._check_diverged()
+        self.end.check_diverged()
         if reason != "interrupted" and last_eval_step != p.step and not self._evaluate(stop):
             reason = "interrupted"
         if reason == "interrupted":
