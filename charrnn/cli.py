@@ -385,6 +385,42 @@ def score_command(
     _run_reporting_errors(run)
 
 
+@app.command("info")
+def info_command(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A checkpoint, or a directory of them (default: checkpoints/: best.pt, else last.pt)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object on stdout instead of a table.")
+    ] = False,
+) -> None:
+    """What a checkpoint holds: model, vocabulary, corpus, training progress and validation.
+
+    Example: charrnn info checkpoints/best.pt --json
+    """
+
+    def run() -> None:
+        import json
+
+        from charrnn.checkpoint import default_checkpoint
+        from charrnn.checkpoint_info import describe_checkpoint, render_info
+
+        if checkpoint is None or checkpoint.is_dir():
+            checkpoint_file = default_checkpoint(checkpoint or Path("checkpoints"))
+        else:
+            checkpoint_file = checkpoint
+        info = describe_checkpoint(checkpoint_file)
+        if as_json:
+            print(json.dumps(info))
+        else:
+            render_info(info, err_console)
+
+    _run_reporting_errors(run)
+
+
 def _run_reporting_errors(fn: Any) -> None:
     """User-caused errors become one red line on stderr and exit code 1."""
     try:

@@ -314,6 +314,10 @@ CASES = [
         "not a readable checkpoint",
     ),
     Case("perplexity with no checkpoints/ here", lambda w: ["perplexity", w.corpus], "no checkpoint in"),
+    # info
+    Case("info missing checkpoint", lambda w: ["info", w.path("none.pt")], "checkpoint not found"),
+    Case("info text file", lambda w: ["info", w.file("t.pt", b"hello\n" * 30)], "not a readable checkpoint"),
+    Case("info with no checkpoints/ here", lambda w: ["info"], "no checkpoint in"),
     # score
     Case("score nothing to score", lambda w: w.score(), "give at least one text"),
     Case(
@@ -369,5 +373,5 @@ def test_bad_input(case: Case, tmp_path: Path, overfit_dir: Path, monkeypatch):
 
 def test_the_matrix_covers_every_command_with_at_least_25_rows():
     commands = {c.name.split()[0] for c in CASES}
-    assert commands == {"train", "sample", "perplexity", "score"}
+    assert commands == {"train", "sample", "perplexity", "score", "info"}
     assert len(CASES) >= 25

@@ -1,0 +1,36 @@
+"""`charrnn info`: a checkpoint described, as a table and as JSON, for every cell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest_helpers import PHRASE, train_tiny
+from test_cli import invoke
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "mrnn", "mlstm"])
+def test_info_describes_each_cell(tmp_path: Path, cell: str):
+    ck = train_tiny(tmp_path, cell=cell, max_steps=4, eval_every=2)
+    result = invoke("info", str(ck / "last.pt"), "--json")
+    assert result.exit_code == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["model"]["cell"] == cell and info["model"]["hidden_size"] == 32
+    assert info["model"]["parameters"] > 0
+    assert info["vocabulary"]["size"] == len(set(PHRASE))
+    assert "".join(info["vocabulary"]["chars"]) == "".join(sorted(set(PHRASE)))
+    assert info["corpus"]["num_chars"] == len(PHRASE) * 40 and len(info["corpus"]["sha256"]) == 64
+    training = info["training"]
+    assert training["step"] == 4 and training["chars_seen"] == 4 * 4 * 16
+    assert training["best_val_bits_per_char"] == pytest.approx(
+        training["best_val_nats_per_char"] / 0.6931471805599453
+    )
+    assert training["last_val_nats_per_char"] >= training["best_val_nats_per_char"]
+    assert training["config"]["cell"] == cell
+
+    table = invoke("info", str(ck))  # a directory: its best.pt
+    assert table.exit_code == 0 and table.stdout == ""
+    for label in ("model", "vocabulary", "corpus", "training", "best validation", "configuration"):
+        assert label in table.stderr
+    assert "'\\n'" in table.stderr and "' '" in table.stderr  # invisible characters escaped
