@@ -421,6 +421,42 @@ def info_command(
     _run_reporting_errors(run)
 
 
+@app.command("plot")
+def plot_command(
+    run_dirs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Checkpoint directories whose metrics.jsonl to draw (default: checkpoints/)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write a PNG here (needs matplotlib: pip install 'charrnn[plot]').")
+    ] = None,
+    terminal: Annotated[
+        bool,
+        typer.Option("--terminal", help="Draw the chart in the terminal (the default without --output)."),
+    ] = False,
+) -> None:
+    """Train and validation bits per character (and the learning rate) against characters seen.
+
+    Example: charrnn plot runs/a runs/b --output compare.png
+    """
+
+    def run() -> None:
+        from charrnn.curves import load_curves
+
+        runs = [load_curves(d) for d in (run_dirs or [Path("checkpoints")])]
+        if output is not None:
+            from charrnn.plot_png import write_png
+
+            write_png(runs, output)
+            err_console.print(f"wrote {output}", highlight=False)
+        if output is None or terminal:
+            from charrnn.plot_terminal import render_chart
+
+            err_console.print(render_chart(runs), markup=False, highlight=False)
+
+    _run_reporting_errors(run)
+
+
 def _run_reporting_errors(fn: Any) -> None:
     """User-caused errors become one red line on stderr and exit code 1."""
     try:

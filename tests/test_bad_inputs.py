@@ -318,6 +318,8 @@ CASES = [
     Case("info missing checkpoint", lambda w: ["info", w.path("none.pt")], "checkpoint not found"),
     Case("info text file", lambda w: ["info", w.file("t.pt", b"hello\n" * 30)], "not a readable checkpoint"),
     Case("info with no checkpoints/ here", lambda w: ["info"], "no checkpoint in"),
+    Case("plot a directory without metrics", lambda w: ["plot", str(w.root)], "no metrics.jsonl in"),
+    Case("plot with no checkpoints/ here", lambda w: ["plot"], "no metrics.jsonl in checkpoints"),
     # score
     Case("score nothing to score", lambda w: w.score(), "give at least one text"),
     Case(
@@ -373,5 +375,5 @@ def test_bad_input(case: Case, tmp_path: Path, overfit_dir: Path, monkeypatch):
 
 def test_the_matrix_covers_every_command_with_at_least_25_rows():
     commands = {c.name.split()[0] for c in CASES}
-    assert commands == {"train", "sample", "perplexity", "score", "info"}
+    assert commands == {"train", "sample", "perplexity", "score", "info", "plot"}
     assert len(CASES) >= 25
