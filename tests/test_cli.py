@@ -92,9 +92,13 @@ def test_resume_continues_and_a_second_fresh_run_is_refused(tmp_path: Path, tiny
     assert_one_line_error(refused, "--hidden")
 
 
-def test_version_and_help():
-    from charrnn import __version__
+def test_version_matches_the_package_metadata_and_every_command_has_help_with_an_example():
+    from importlib.metadata import version
 
     result = invoke("--version")
-    assert result.exit_code == 0 and result.stdout.strip() == f"charrnn {__version__}"
-    assert invoke("train", "--help").exit_code == 0
+    assert result.exit_code == 0 and result.stdout.strip() == f"charrnn {version('charrnn')}"
+    for command in ("train", "sample", "perplexity", "score", "info", "plot"):
+        shown = invoke(command, "--help")
+        assert shown.exit_code == 0, command
+        assert f"Example: charrnn {command}" in shown.stdout, command
+    assert "--install-completion" in invoke("--help").stdout  # Typer's shell completion

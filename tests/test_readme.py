@@ -1,7 +1,14 @@
-"""The README's promises that a test can hold: two set-up commands, CI runs the test one."""
+"""The README's promises that a test can hold: two set-up commands, CI runs the test one, the
+quick start and the recipes run (with tiny sizes)."""
 
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,3 +30,53 @@ def test_readme_has_exactly_two_setup_commands():
 def test_ci_runs_the_readme_test_command():
     test_command = _setup_commands()[1].replace("pip install -e", "pip install -q -e")
     assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def _commands_under(heading: str) -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None, f"no bash block under ## {heading}"
+    joined = block.group(1).replace("\\\n", " ")
+    return [
+        line.split("  #")[0].strip()
+        for line in joined.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+# What the test adds to each `charrnn train` of the README: tiny sizes (a resumed run keeps its own).
+TINY_TRAIN = "--hidden 16 --embed 8 --batch-size 2 --seq-len 8 --max-steps 2 --eval-every 2 --sample-chars 0"
+TINY_RESUME = "--max-steps 4"
+
+
+@pytest.mark.slow
+def test_the_quick_start_and_the_recipes_run_with_tiny_sizes(tmp_path: Path):
+    from conftest_helpers import PHRASE
+
+    for name in ("corpora/tinyshakespeare.txt", "my.txt", "big.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(PHRASE * 40, encoding="utf-8")
+    programs = {
+        "charrnn": [sys.executable, "-m", "charrnn"],
+        "torchrun": [sys.executable, "-m", "torch.distributed.run"],
+    }
+    ran = 0
+    for command in _commands_under("Quick start") + _commands_under("Recipes"):
+        args = shlex.split(command)
+        if "cuda" in args and not torch.cuda.is_available():
+            continue  # the GPU recipe needs a GPU
+        if "train" in args:
+            args += shlex.split(TINY_RESUME if "--resume" in args else TINY_TRAIN) + [
+                "--threads",
+                "1",
+                "--quiet",
+            ]
+        if args[:2] == ["charrnn", "sample"]:
+            args += ["--length", "20"]
+        done = subprocess.run(
+            programs[args[0]] + args[1:], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        ran += 1
+    assert ran >= 10
