@@ -80,3 +80,22 @@ def test_the_quick_start_and_the_recipes_run_with_tiny_sizes(tmp_path: Path):
         assert done.returncode == 0, (command, done.stderr[-2000:])
         ran += 1
     assert ran >= 10
+
+
+def test_every_option_of_every_command_is_in_the_readme():
+    import typer
+
+    from charrnn.cli import app
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Commands and options\n", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        line.split("`")[1].split()[1]: line for line in section.splitlines() if line.startswith("| `charrnn ")
+    }
+    for name, command in typer.main.get_command(app).commands.items():
+        for param in command.params:
+            if param.param_type_name == "argument":
+                assert param.name.upper() in rows[name], (name, param.name)
+            else:
+                flag = "/".join(o for o in param.opts + param.secondary_opts if o.startswith("--"))
+                assert f"`{flag}`" in rows[name], (name, flag)
