@@ -25,7 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from charrnn.cells import MULTIPLICATIVE
 from charrnn.model import CharRNN
+from charrnn.runtime import ids_to_device
 
 Array = np.ndarray
 
@@ -232,13 +234,13 @@ class TorchStepper:
 
     @torch.no_grad()
     def step(self, ids: Array) -> Array:
-        x = torch.from_numpy(ids.astype(np.int64)).to(self.device)[:, None]  # (B, 1)
+        x = ids_to_device(ids, self.device)[:, None]  # (B, 1)
         logits, self.state = self.model(x, self.state)
         return logits[:, 0].float().cpu().numpy()  # (B, V)
 
 
 def make_stepper(model: CharRNN, batch_size: int) -> Stepper | TorchStepper:
     """The NumPy Stepper where it knows the cell's layout (lstm, gru, rnn), else TorchStepper."""
-    if model.config.cell in ("lstm", "gru", "rnn"):
-        return Stepper(model, batch_size)
-    return TorchStepper(model, batch_size)
+    if model.config.cell in MULTIPLICATIVE:
+        return TorchStepper(model, batch_size)
+    return Stepper(model, batch_size)
