@@ -1,7 +1,8 @@
 """fp32 vs bf16 on this machine: matrix-product GFLOP/s and a 2-layer LSTM training step, side by side.
 
-This is the evidence behind `--precision auto`: bf16 autocast only pays where the CPU has
-native bf16 matrix units (AMX); elsewhere it is emulated and slower.
+This is the evidence behind `--precision auto`, which is read from the CPU's flags (never timed):
+bf16 where the CPU computes it natively (AVX512_BF16 or AMX), fp32 where bf16 is only emulated
+(AVX-512 without them: slower) or cannot run at all (AVX2: oneDNN has no bf16 LSTM kernel).
 
     python bench/precision.py [--hidden 256] [--steps 10] [--loss-steps 100]
 
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 
 from charrnn.batching import stream_layout
 from charrnn.model import CharRNN, ModelConfig
-from charrnn.runtime import autocast, configure_threads, cpu_bf16_speedup
+from charrnn.runtime import autocast, bf16_support, choose_precision, configure_threads
 from charrnn.vocab import Vocabulary
 
 
@@ -92,11 +93,19 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path("corpora/tinyshakespeare.txt"))
     args = parser.parse_args()
     threads = configure_threads()
-    print(f"{threads} threads; start-up probe (fp32 time / bf16 time): {cpu_bf16_speedup():.2f}")
+    cpu = torch.device("cpu")
+    support = bf16_support(cpu)
+    print(
+        f"{threads} threads; bf16 on {support.hardware}: {support.describe()}; "
+        f"--precision auto picks {choose_precision('auto', cpu)}"
+    )
     fp32, bf16 = matmul_gflops(torch.float32), matmul_gflops(torch.bfloat16)
     print(
         f"2048² matrix product: fp32 {fp32:.0f} GFLOP/s, bf16 {bf16:.0f} GFLOP/s, bf16/fp32 {bf16 / fp32:.2f}"
     )
+    if not support.runs:
+        print("bf16 LSTM kernels cannot run on this CPU: no training-step or loss comparison")
+        return
     a = train_chars_per_sec("fp32", args.hidden, args.steps)
     b = train_chars_per_sec("bf16", args.hidden, args.steps)
     print(

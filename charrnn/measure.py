@@ -22,6 +22,7 @@ from charrnn.corpus import Fingerprint, load_corpus, split_train_val
 from charrnn.dynamic_eval import DynamicConfig, DynamicScorer, gradient_ms
 from charrnn.errors import ConfigError, CorpusError
 from charrnn.evaluate import LossReport, StreamScorer, stream_loss
+from charrnn.runtime import check_precision_name
 from charrnn.textsource import UNKNOWN_POLICIES, TextStats, read_ids
 
 VAL_CHUNK = 1 << 20
@@ -40,8 +41,7 @@ class MeasureConfig:
             raise ConfigError(f"--streams must be >= 1, not {self.streams}")
         if self.unknown not in UNKNOWN_POLICIES:
             raise ConfigError(f"--unknown must be one of {', '.join(UNKNOWN_POLICIES)}, not {self.unknown!r}")
-        if self.precision not in ("fp32", "bf16", "auto"):
-            raise ConfigError(f"--precision must be fp32, bf16 or auto, not {self.precision!r}")
+        check_precision_name(self.precision)
         if self.dynamic is not None and self.streams > 1:
             raise ConfigError("--dynamic reads the text in order: use it with --streams 1")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -16,7 +17,7 @@ from rich.table import Table
 from charrnn.checkpoint import default_checkpoint, load_model
 from charrnn.errors import ConfigError
 from charrnn.measure import MeasureConfig, TextResult, measure_text, measure_validation, total_of, training_ms
-from charrnn.runtime import choose_device
+from charrnn.runtime import choose_device, choose_precision
 from charrnn.scoring import Scored, score_candidates
 from charrnn.utf8 import decode_utf8, read_bytes
 
@@ -32,6 +33,7 @@ def run_perplexity(
     out: TextIO | None = None,
 ) -> None:
     device = choose_device(device_name)
+    config = replace(config, precision=choose_precision(config.precision, device))
     path = checkpoint or default_checkpoint()
     loaded = load_model(path, device)
     if files.count("-") > 1:

@@ -42,6 +42,9 @@ class TrainObserver:
     def on_eval(self, record: dict[str, Any], sample: str) -> None:
         pass
 
+    def on_plan(self, record: dict[str, Any]) -> None:
+        """The step plan was settled (plan.py): total_steps, limited_by, the measured speed."""
+
     def on_message(self, text: str) -> None:
         pass
 
@@ -63,6 +66,9 @@ class MetricsLog(TrainObserver):
         self._append(record)
 
     def on_eval(self, record: dict[str, Any], sample: str) -> None:
+        self._append(record)
+
+    def on_plan(self, record: dict[str, Any]) -> None:
         self._append(record)
 
 

@@ -77,6 +77,10 @@ class RichReporter(TrainObserver):
         if sample:
             self.progress.console.print(Text(sample, style="dim"))
 
+    def on_plan(self, record: dict[str, Any]) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, total=record["total_steps"])
+
     def on_message(self, text: str) -> None:
         self.progress.console.print(text, markup=False, highlight=False)
 

@@ -12,6 +12,8 @@ import torch
 from charrnn.checkpoint import load_checkpoint, model_from_checkpoint
 from charrnn.corpus import Corpus, Fingerprint, load_corpus
 from charrnn.errors import CheckpointError, ConfigError, VocabularyError
+from charrnn.plan import LIMITS, StepPlan
+from charrnn.runtime import bf16_support, choose_precision
 from charrnn.train_config import RESUMABLE_OVERRIDES, TrainConfig
 from charrnn.vocab import Vocabulary
 
@@ -54,6 +56,41 @@ def load_start(
         _check_same_corpus(Fingerprint.from_dict(saved["corpus"]), corpus.fingerprint, last)
     state = loaded.model.state_dict() if loaded else None
     return Start(config=config, corpus=corpus, saved=saved, model_state=state)
+
+
+def continued_plan(saved: dict[str, Any] | None, config: TrainConfig) -> StepPlan | None:
+    """The plan a resumed run continues: the saved one while --epochs, --max-steps and
+    --max-minutes are as saved; None (plan anew) for a fresh run or when a limit changed."""
+    if saved is None or not saved.get("plan"):
+        return None
+    before = saved["train_config"]
+    if any(before.get(limit) != getattr(config, limit) for limit in LIMITS):
+        return None
+    return StepPlan.from_dict(dict(saved["plan"]))
+
+
+def run_precision(saved: dict[str, Any] | None, config: TrainConfig, device: torch.device) -> tuple[str, str]:
+    """(the precision to train in, a warning or ""). A resumed run keeps the precision it was
+    trained in, unless --precision is given again; a fresh run resolves --precision here."""
+    recorded = saved.get("precision") if saved is not None else None
+    asked_before = saved["train_config"].get("precision") if saved is not None else None
+    if recorded is None or config.precision != asked_before:
+        chosen = choose_precision(config.precision, device)
+        changed = recorded is not None and chosen != recorded
+        warning = (
+            f"warning: this run was trained in {recorded} and continues in {chosen}: it will not be "
+            "bitwise equal to a run never interrupted"
+            if changed
+            else ""
+        )
+        return chosen, warning
+    support = bf16_support(device)
+    if recorded == "bf16" and not support.runs:
+        raise ConfigError(
+            f"this run was trained in bf16, which cannot run on {support.hardware}: resume it where "
+            "bf16 runs (a CPU with AVX-512 or a GPU with bf16), or add --precision fp32 to continue in fp32"
+        )
+    return str(recorded), ""
 
 
 def check_start_options(resume: bool, init_from: Path | None) -> None:

@@ -1,30 +1,38 @@
-"""When a training run ends: its limits (epochs, steps, minutes), a signal, or divergence —
-decided identically on every rank (one small CPU all-reduce per step under torchrun)."""
+"""When a training run ends: its plan is done, its time budget is spent, a signal came, or it
+diverged — decided identically on every rank (one small CPU all-reduce per step under torchrun)."""
 
 from __future__ import annotations
 
 import math
 import signal
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from charrnn import distributed
 from charrnn.divergence import DivergenceGuard
 from charrnn.errors import TrainingDiverged
+from charrnn.plan import LIMITS, StepPlan
 from charrnn.stopping import StopRequest
-from charrnn.train_config import TrainConfig
+
+
+@dataclass(frozen=True)
+class StepAgreement:
+    """What every rank acts on before a step: rank 0's clock and plan, anyone's stop request."""
+
+    stop_requested: bool
+    run_seconds: float
+    settled_plan: StepPlan | None  # a plan rank 0 settled at this step, else None
 
 
 class EndRules:
     def __init__(
         self,
-        config: TrainConfig,
-        epoch_steps: int,
+        budget_seconds: float | None,
         world: distributed.World,
         guard: DivergenceGuard,
         last_checkpoint: Path,
     ) -> None:
-        self.config, self.epoch_steps, self.world, self.guard = config, epoch_steps, world, guard
+        self.budget_seconds, self.world, self.guard = budget_seconds, world, guard
         self.last_checkpoint = last_checkpoint
         self.control = distributed.control_group(world)
 
@@ -32,27 +40,37 @@ class EndRules:
         """Element-wise maximum over ranks."""
         return distributed.agree(self.world, values, self.control)
 
-    def decide(self, step: int, started: float, stop: StopRequest) -> tuple[str | None, float]:
-        """(why to stop now, or None; how far along the clock the run is), the same on every rank:
-        a signal seen by any rank stops all, and rank 0's clock is everyone's."""
-        cfg = self.config
-        clock = self._time_fraction(started) if self.world.is_main else 0.0
-        requested, clock = self.agree([float(stop.requested), clock])
+    def agree_step(
+        self, step: int, run_seconds: float, stop: StopRequest, proposal: StepPlan | None
+    ) -> StepAgreement:
+        """A signal seen by any rank stops all; rank 0's clock and plan are everyone's."""
+        main = self.world.is_main
+        plan = proposal if main and proposal is not None else None
+        requested, seconds, total_plus_one, limit, speed = self.agree(
+            [
+                float(stop.requested),
+                run_seconds if main else 0.0,
+                plan.total_steps + 1.0 if plan else 0.0,
+                float(LIMITS.index(plan.limited_by)) if plan else 0.0,
+                (plan.chars_per_sec or 0.0) if plan else 0.0,
+            ]
+        )
         if requested:
             stop.request(stop.signum or signal.SIGINT)
-            return "interrupted", clock
-        if step >= self.epoch_steps:
-            return "epochs", clock
-        if cfg.max_steps is not None and step >= cfg.max_steps:
-            return "max_steps", clock
-        if clock >= 1.0:
-            return "max_minutes", clock
-        return None, clock
+        settled = None
+        if total_plus_one:
+            settled = StepPlan(int(total_plus_one) - 1, LIMITS[int(limit)], True, speed or None, step)
+        return StepAgreement(bool(requested), seconds, settled)
 
-    def _time_fraction(self, started: float) -> float:
-        if self.config.max_minutes is None:
-            return 0.0
-        return (time.perf_counter() - started) / (self.config.max_minutes * 60)
+    def stop_reason(self, step: int, plan: StepPlan, agreed: StepAgreement) -> str | None:
+        """Why to stop before `step`, or None to take it."""
+        if agreed.stop_requested:
+            return "interrupted"
+        if step >= plan.total_steps:
+            return plan.limited_by
+        if self.budget_seconds is not None and agreed.run_seconds >= self.budget_seconds:
+            return "max_minutes"
+        return None
 
     def check_diverged(self) -> None:
         """Stop every rank at the first step any rank found bad (this reads the device)."""

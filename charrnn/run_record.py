@@ -12,6 +12,7 @@ import torch
 from charrnn import __version__
 from charrnn.corpus import Corpus
 from charrnn.model import CharRNN, State
+from charrnn.plan import StepPlan
 from charrnn.resume import rng_state
 from charrnn.train_config import TrainConfig
 
@@ -33,7 +34,7 @@ RUN_FILES = ("metrics.jsonl", "best.pt", "last.pt")
 
 @dataclass(frozen=True)
 class TrainResult:
-    stop_reason: str  # "epochs", "max_steps", "max_minutes", "interrupted"
+    stop_reason: str  # "epochs", "max_steps", "max_minutes" (the plan's limit or the budget), "interrupted"
     step: int
     epoch: int
     chars_seen: int
@@ -53,6 +54,7 @@ def checkpoint_payload(
     carried: State | None,
     history: list[dict[str, Any]],
     corpus: Corpus,
+    plan: StepPlan,
 ) -> dict[str, Any]:
     """Everything `--resume` needs, as tensors and plain values (see checkpoint.py)."""
     return {
@@ -64,7 +66,8 @@ def checkpoint_payload(
         "train_config": config.to_dict(),
         "precision": precision,
         "progress": asdict(progress),
-        "carried_state": list(carried) if carried is not None else [],
+        "plan": plan.to_dict(),
+        "carried_state": [t.float() for t in carried] if carried is not None else [],
         "rng": rng_state(),
         "history": history,
         "corpus": {

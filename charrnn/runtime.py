@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
-from functools import lru_cache
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,37 +31,59 @@ def choose_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-@lru_cache(maxsize=1)
-def cpu_bf16_speedup() -> float:
-    """How much faster a bf16 matrix product runs than an fp32 one on this CPU (measured, ~50 ms).
+@dataclass(frozen=True)
+class Bf16Support:
+    """What a device can do in bf16, read from the hardware (never timed, so never by chance)."""
 
-    On CPUs with AMX tiles bf16 is several times faster; on AVX-512 CPUs without them
-    (this project's own machine) bf16 is emulated and ~4x *slower*, so it must be measured.
-    """
-    size = 384
-    timings = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        a = torch.randn(size, size).to(dtype)
-        b = torch.randn(size, size).to(dtype)
-        a @ b  # warm-up: first call pays one-off kernel selection
-        start = time.perf_counter()
-        for _ in range(8):
-            a @ b
-        timings[dtype] = time.perf_counter() - start
-    return timings[torch.float32] / timings[torch.bfloat16]
+    runs: bool  # bf16 autocast can run every cell's kernels here
+    native: bool  # the hardware computes in bf16 natively: bf16 is the faster choice
+    hardware: str  # how errors name the device
+
+    def describe(self) -> str:
+        return "native" if self.native else "emulated" if self.runs else "unsupported"
+
+
+def _cpu_has(flag: str) -> bool:
+    """A CPU feature as PyTorch reads it (cpuinfo); False where this PyTorch cannot tell."""
+    probe = getattr(torch.cpu, flag, None)
+    return bool(probe()) if callable(probe) else False
+
+
+def bf16_support(device: torch.device) -> Bf16Support:
+    """On a CPU, oneDNN runs bf16 recurrent kernels from AVX-512 up (emulated there) and computes
+    them natively with AVX512_BF16 or AMX; with AVX2 alone its bf16 LSTM kernel does not exist."""
+    if device.type == "cuda":
+        ok = torch.cuda.is_bf16_supported()
+        return Bf16Support(runs=ok, native=ok, hardware=f"this GPU ({torch.cuda.get_device_name(device)})")
+    if device.type == "cpu":
+        runs = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        native = runs and (_cpu_has("_is_avx512_bf16_supported") or _cpu_has("_is_amx_tile_supported"))
+        capability = torch.backends.cpu.get_cpu_capability()
+        return Bf16Support(runs=runs, native=native, hardware=f"this CPU ({capability})")
+    return Bf16Support(runs=False, native=False, hardware=f"the {device.type} device")
+
+
+def check_precision_name(name: str, allowed: tuple[str, ...] = PRECISIONS) -> None:
+    if name not in allowed:
+        raise ConfigError(f"--precision must be one of {', '.join(allowed)}, not {name!r}")
+
+
+def precision_for(name: str, support: Bf16Support) -> str:
+    """Resolve a --precision value for a device: 'auto' is bf16 where the device computes bf16
+    natively, else fp32; 'bf16' where the device cannot run it is refused before any work."""
+    check_precision_name(name)
+    if name == "auto":
+        return "bf16" if support.native else "fp32"
+    if name == "bf16" and not support.runs:
+        raise ConfigError(
+            f"--precision bf16 cannot run on {support.hardware}: bf16 recurrent kernels need a CPU with "
+            "AVX-512 (native with AVX512_BF16 or AMX) or a GPU with bf16; use --precision fp32 or auto"
+        )
+    return name
 
 
 def choose_precision(name: str, device: torch.device) -> str:
-    """Resolve 'auto' to 'bf16' where bf16 autocast is supported and measurably faster, else 'fp32'."""
-    if name not in PRECISIONS:
-        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {name!r}")
-    if name != "auto":
-        return name
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu":
-        return "bf16" if cpu_bf16_speedup() >= 1.5 else "fp32"
-    return "fp32"
+    return precision_for(name, bf16_support(device))
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -98,3 +119,9 @@ def configure_threads(threads: int | None = None) -> int:
     count = threads or physical_cores()
     torch.set_num_threads(count)
     return count
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a GPU runs ahead of the host), so a clock reads true."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

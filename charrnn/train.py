@@ -8,7 +8,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +24,43 @@ from charrnn.divergence import DivergenceGuard
 from charrnn.evaluate import LN2, EvaluationInterrupted, stream_loss
 from charrnn.metrics import MetricsLog, RunInfo, TrainObserver, rewind_metrics
 from charrnn.model import CharRNN, State, count_parameters, detach_state
-from charrnn.resume import check_start_options, last_checkpoint_path, load_start, restore_rng
+from charrnn.plan import SpeedMeter, StepPlan, describe, fit_to_budget, steps_asked_for
+from charrnn.resume import (
+    check_start_options,
+    continued_plan,
+    last_checkpoint_path,
+    load_start,
+    restore_rng,
+    run_precision,
+)
 from charrnn.run_end import EndRules
 from charrnn.run_lock import lock_checkpoint_dir
 from charrnn.run_record import RUN_FILES, Progress, TrainResult, checkpoint_payload
 from charrnn.runtime import (
     autocast,
     choose_device,
-    choose_precision,
     configure_threads,
     ids_to_device,
     physical_cores,
+    synchronize,
 )
 from charrnn.sampling import sample_text
 from charrnn.schedule import learning_rate
 from charrnn.stopping import StopRequest, stop_on_signals
 from charrnn.train_config import TrainConfig
+
+
+@dataclass
+class _Interval:
+    """The training steps since the last log line: summed loss (on the device), characters, start."""
+
+    loss: torch.Tensor
+    start: float
+    steps: int = 0
+    chars: int = 0
+
+
+PLAN_PROBE_CHARS = 16_384  # validation characters timed to price a validation pass for the plan
 
 
 class _Run:
@@ -55,17 +77,19 @@ class _Run:
         resume: bool,
         init_from: Path | None,
         force: bool,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.config = config
+        self.clock = clock
         self.world = world = distributed.world_from_env()
         self.observers = list(observers) if world.is_main else []  # rank 0 alone reports
         self.checkpoint_dir = Path(config.checkpoint_dir)
         self.device = distributed.start(world, choose_device(config.device))
-        self.precision = choose_precision(config.precision, self.device)
         self.threads = configure_threads(config.threads or max(1, physical_cores() // world.local_size))
         torch.manual_seed(config.seed)
         start = load_start(config, self.device, resume=resume, init_from=init_from, force=force)
         self.config = config = start.config
+        self.precision, precision_warning = run_precision(start.saved, config, self.device)
         corpus = start.corpus
         self.corpus = corpus
         self.vocab = corpus.vocab
@@ -96,20 +120,26 @@ class _Run:
         self.metrics = MetricsLog(self.checkpoint_dir / "metrics.jsonl")
         if world.is_main:
             self.observers.insert(0, self.metrics)
-        epoch_steps = math.ceil(self.layout.windows_per_epoch * config.epochs)
-        self.total_steps = epoch_steps if config.max_steps is None else min(epoch_steps, config.max_steps)
-        self.end = EndRules(config, epoch_steps, world, self.guard, last_checkpoint_path(self.checkpoint_dir))
+        self.budget_seconds = None if config.max_minutes is None else config.max_minutes * 60
+        asked = steps_asked_for(self.layout.windows_per_epoch, config.epochs, config.max_steps)
+        self.plan: StepPlan = continued_plan(start.saved, config) or StepPlan(
+            asked.total_steps, asked.limited_by, settled=self.budget_seconds is None
+        )
+        self.end = EndRules(self.budget_seconds, world, self.guard, last_checkpoint_path(self.checkpoint_dir))
+        self.warnings = [precision_warning] if precision_warning else []
 
     def _restore(self, saved: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(saved["optimizer_state"])
         self.progress = Progress(**dict(saved["progress"]))
         self.history = list(saved["history"])
         carried = saved.get("carried_state")
-        self.carried = tuple(t[:, self.rows].to(self.device) for t in carried) if carried else None
+        self.carried = tuple(t[:, self.rows].to(self.device).float() for t in carried) if carried else None
         restore_rng(saved["rng"])
 
     def prepare_directory(self) -> None:
         """Clear what a killed or replaced run left behind, so that nothing mixes with this run."""
+        for warning in self.warnings:
+            self.tell(warning)
         removed = remove_unfinished_writes(self.checkpoint_dir, RUN_FILES)
         if removed:
             self.tell(f"removed {removed} unfinished write(s) left by an interrupted run")
@@ -153,6 +183,7 @@ class _Run:
             carried,
             self.history,
             self.corpus,
+            self.plan,
         )
         save_checkpoint(payload, last_checkpoint_path(self.checkpoint_dir))
         if best:
@@ -208,7 +239,94 @@ class _Run:
         self._emit("on_eval", record, sample)
         return True
 
+    # -- the plan ------------------------------------------------------------------------
+    def _seconds_per_validation(self) -> float:
+        """One validation pass's cost, from timing it on a prefix of the validation text."""
+        probe = self.val_ids[: PLAN_PROBE_CHARS + 1]
+        started = self.clock()
+        stream_loss(
+            self.model,
+            probe,
+            self.device,
+            self.precision,
+            streams=min(self.config.val_streams, len(probe) - 1),
+        )
+        synchronize(self.device)
+        return (self.clock() - started) * (len(self.val_ids) - 1) / (len(probe) - 1)
+
+    def _proposal(self, meter: SpeedMeter) -> StepPlan | None:
+        """Rank 0's settled plan, once the first steps have been measured; else None."""
+        p = self.progress
+        if self.plan.settled or not self.world.is_main or self.budget_seconds is None:
+            return None
+        if not meter.ready(p.step, self.config.warmup_steps):
+            return None
+        return fit_to_budget(
+            self.plan,  # unsettled: the steps asked for
+            step=p.step,
+            seconds_spent=p.seconds,
+            budget_seconds=self.budget_seconds,
+            seconds_per_step=meter.seconds_per_step,
+            seconds_per_validation=self._seconds_per_validation(),
+            eval_every=self.config.eval_every,
+            chars_per_step=self.config.batch_size * self.config.seq_len,
+        )
+
+    def _settle(self, plan: StepPlan) -> None:
+        self.plan = plan
+        self.tell(describe(plan, self.layout.windows_per_epoch, self.config.max_minutes))
+        self._emit("on_plan", self._record("plan", **plan.to_dict()))
+
     # -- the loop --------------------------------------------------------------------------
+    def _train_step(self, lr: float) -> torch.Tensor:
+        """One window of truncated BPTT: forward from the carried state, the cross-entropy summed
+        over every time step, backward, clip, step, then carry the state on, detached."""
+        p = self.progress
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        inputs_np, targets_np = self.layout.window(p.window)
+        inputs = ids_to_device(inputs_np[self.rows], self.device)  # (b, T): this rank's streams
+        targets = ids_to_device(targets_np[self.rows], self.device)  # (b, T)
+        with autocast(self.device, self.precision):
+            logits, state = self.trained(inputs, self.carried)  # (b, T, V)
+        # Every time step of every stream contributes; dividing the sum by the character
+        # count keeps --lr and --grad-clip independent of --batch-size and --seq-len.
+        loss_sum = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="sum")
+        loss = loss_sum / targets.numel()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        # fp32 whatever the autocast precision: the state carried, and checkpointed, is the same
+        # whether or not the run was interrupted in between.
+        self.carried = tuple(t.float() for t in detach_state(state))
+        self.guard.observe(p.step + 1, loss, grad_norm)
+        p.step += 1
+        p.chars_seen += targets.numel() * self.world.size
+        p.window += 1
+        if p.window == self.layout.windows_per_epoch:
+            p.epoch, p.window = p.epoch + 1, 0
+        return loss.detach()
+
+    def _log(self, interval: _Interval, lr: float) -> None:
+        """Report the steps since the last log line (this reads the device), and start anew."""
+        self.end.check_diverged()
+        elapsed = self.clock() - interval.start
+        train_loss = float(distributed.mean(self.world, interval.loss)) / interval.steps
+        self._emit(
+            "on_log",
+            self._record(
+                "train",
+                train_loss=train_loss,
+                train_bpc=train_loss / LN2,
+                lr=lr,
+                chars_per_sec=interval.chars / max(elapsed, 1e-9),
+                total_steps=self.plan.total_steps,
+            ),
+        )
+        interval.loss.zero_()
+        interval.steps, interval.chars, interval.start = 0, 0, self.clock()
+
     def run(self, stop: StopRequest) -> TrainResult:
         cfg, p, layout = self.config, self.progress, self.layout
         self._emit(
@@ -224,82 +342,59 @@ class _Run:
                 train_chars=len(self.train_ids),
                 val_chars=len(self.val_ids),
                 windows_per_epoch=layout.windows_per_epoch,
-                total_steps=self.total_steps,
+                total_steps=self.plan.total_steps,
                 start_step=p.step,
                 resumed=p.step > 0,
             ),
         )
-        started = time.perf_counter()
+        if self.plan.settled:
+            self.tell(describe(self.plan, layout.windows_per_epoch, cfg.max_minutes))
+        if p.step >= self.plan.total_steps:
+            self.tell(
+                f"the run is complete (step {p.step:,} of its {self.plan.total_steps:,}-step plan): "
+                "to extend it, resume with a larger --max-steps, --epochs or --max-minutes"
+            )
+        started = self.clock()
         seconds_before = p.seconds
+        meter, previous, validation_seconds = SpeedMeter(), None, 0.0
         last_eval_step = self.history[-1]["step"] if self.history else -1
-        interval_loss = torch.zeros((), device=self.device)
-        interval_steps, interval_chars, interval_start = 0, 0, time.perf_counter()
+        interval = _Interval(torch.zeros((), device=self.device), started)
         self.model.train()
         while True:
-            reason, clock = self.end.decide(p.step, started, stop)
+            if not self.plan.settled:  # measuring: the clock must see the device's work done
+                synchronize(self.device)
+            now = self.clock()
+            p.seconds = seconds_before + now - started
+            if previous is not None and not self.plan.settled:
+                meter.add(now - previous - validation_seconds)  # the whole last step, logging included
+            previous, validation_seconds = now, 0.0
+            agreed = self.end.agree_step(p.step, p.seconds, stop, self._proposal(meter))
+            if agreed.settled_plan is not None:
+                self._settle(agreed.settled_plan)
+            reason = self.end.stop_reason(p.step, self.plan, agreed)
             if reason is not None:
                 break
             if p.window == 0:
                 self.carried = None  # each epoch starts from a zero state
-            lr = learning_rate(
-                p.step,
-                cfg.lr,
-                cfg.warmup_steps,
-                self.total_steps,
-                cfg.min_lr_frac,
-                clock,
-            )
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            inputs_np, targets_np = layout.window(p.window)
-            inputs = ids_to_device(inputs_np[self.rows], self.device)  # (b, T): this rank's streams
-            targets = ids_to_device(targets_np[self.rows], self.device)  # (b, T)
-            with autocast(self.device, self.precision):
-                logits, state = self.trained(inputs, self.carried)  # (b, T, V)
-            # Every time step of every stream contributes; dividing the sum by the character
-            # count keeps --lr and --grad-clip independent of --batch-size and --seq-len.
-            loss_sum = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="sum")
-            loss = loss_sum / targets.numel()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
-            self.carried = detach_state(state)
-            self.guard.observe(p.step + 1, loss, grad_norm)
-            interval_loss += loss.detach()
-            p.step += 1
-            p.chars_seen += targets.numel() * self.world.size
-            interval_steps += 1
-            interval_chars += targets.numel() * self.world.size
-            p.window += 1
-            if p.window == layout.windows_per_epoch:
-                p.epoch, p.window = p.epoch + 1, 0
-            p.seconds = seconds_before + time.perf_counter() - started
+            lr = learning_rate(p.step, cfg.lr, cfg.warmup_steps, self.plan.total_steps, cfg.min_lr_frac)
+            chars_before = p.chars_seen
+            interval.loss += self._train_step(lr)
+            interval.steps += 1
+            interval.chars += p.chars_seen - chars_before
+            p.seconds = seconds_before + self.clock() - started
             if p.step % cfg.log_every == 0:
-                self.end.check_diverged()
-                elapsed = time.perf_counter() - interval_start
-                train_loss = float(distributed.mean(self.world, interval_loss)) / interval_steps
-                self._emit(
-                    "on_log",
-                    self._record(
-                        "train",
-                        train_loss=train_loss,
-                        train_bpc=train_loss / LN2,
-                        lr=lr,
-                        chars_per_sec=interval_chars / max(elapsed, 1e-9),
-                        total_steps=self.total_steps,
-                    ),
-                )
-                interval_loss.zero_()
-                interval_steps, interval_chars, interval_start = 0, 0, time.perf_counter()
+                self._log(interval, lr)
             if p.step % cfg.eval_every == 0:
+                validation_started = self.clock()
                 self.end.check_diverged()
                 self._evaluate(stop)  # if cut short, the loop's next check stops and saves
                 last_eval_step = p.step
-                interval_start = time.perf_counter()
+                interval.start = self.clock()
+                validation_seconds = interval.start - validation_started
         self.end.check_diverged()
         if reason != "interrupted" and last_eval_step != p.step and not self._evaluate(stop):
             reason = "interrupted"
+        p.seconds = seconds_before + self.clock() - started
         if reason == "interrupted":
             carried = self._gathered_state()
             if self.world.is_main:
@@ -328,10 +423,15 @@ def train(
     init_from: Path | None = None,
     force: bool = False,
     stop: StopRequest | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> TrainResult:
-    """Train (or resume) a model as `config` says; SIGINT/SIGTERM stop it after a saved step."""
+    """Train (or resume) a model as `config` says; SIGINT/SIGTERM stop it after a saved step.
+
+    `clock` (seconds) is read for the time budget and the speed it is planned from, never for
+    anything else: tests pass a fake one to make a budget-planned run deterministic.
+    """
     check_start_options(resume, init_from)
-    run = _Run(config, observers, resume=resume, init_from=init_from, force=force)
+    run = _Run(config, observers, resume=resume, init_from=init_from, force=force, clock=clock)
     world = run.world
     try:
         lock = (

@@ -99,8 +99,9 @@ class TrainConfig:
         return asdict(self)
 
 
-# What `--resume` may change: limits, reporting and where it runs. Everything else would make
-# the continued run a different run from the one the checkpoint started.
+# What `--resume` may change: limits (a changed limit re-plans the run), reporting, and where and
+# in which precision it runs (a changed precision is warned about: it ends bitwise exactness).
+# Everything else would make the continued run a different run from the one the checkpoint started.
 RESUMABLE_OVERRIDES = frozenset(
     {
         "epochs",
@@ -110,6 +111,7 @@ RESUMABLE_OVERRIDES = frozenset(
         "log_every",
         "sample_chars",
         "device",
+        "precision",
         "threads",
         "val_streams",
     }

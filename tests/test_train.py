@@ -96,8 +96,13 @@ def test_validation_reported_matches_a_fresh_evaluation_of_the_checkpoint(make_c
 def test_metrics_jsonl_has_train_and_val_records(make_config):
     config = make_config(max_steps=4, eval_every=2, log_every=2)
     train(config)
-    records = read_metrics(Path(config.checkpoint_dir) / "metrics.jsonl")
+    everything = read_metrics(Path(config.checkpoint_dir) / "metrics.jsonl")
+    records = [r for r in everything if r["event"] != "plan"]
     assert [(r["event"], r["step"]) for r in records] == [("train", 2), ("val", 2), ("train", 4), ("val", 4)]
+    # the 9.5-minute budget was settled into a plan before the first decayed step (warm-up is
+    # steps 0-1, step 2 takes the peak rate whatever the plan): the 4 steps asked for fit it
+    (plan,) = [r for r in everything if r["event"] == "plan"]
+    assert (plan["step"], plan["total_steps"], plan["limited_by"]) == (3, 4, "max_steps")
     for key in ("epoch", "chars_seen", "seconds", "train_loss", "train_bpc", "lr", "chars_per_sec"):
         assert key in records[0]
     for key in ("val_loss", "val_bpc", "val_perplexity"):

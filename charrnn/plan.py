@@ -1,0 +1,142 @@
+"""The step plan: how many optimizer steps a run takes, fixed once, so that the learning-rate
+schedule is a function of the step alone and never of the wall clock.
+
+--epochs and --max-steps give a number of steps at the start. --max-minutes is a time budget
+for the whole run (every invocation of it together): it becomes a number of steps once, early
+in the run, from the training speed measured over its first steps and the measured cost of a
+validation pass. If the steps asked for fit the budget, the plan stays as asked and the run is
+reproducible bit for bit; if they do not, the plan is shortened to what fits, so the schedule
+still reaches its floor when the time is up. Such a clock-sized plan is printed and stored (in
+the checkpoint and metrics.jsonl): `--max-steps N --max-minutes 0` repeats it exactly.
+
+    --epochs 5 ─┐
+    --max-steps ┴─ min ─▶ the steps asked for ──┐
+                                                ├─ min ─▶ the plan (settled once)
+    --max-minutes ─▶ speed of the first steps ──┘
+                     + cost of the validations
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# What the plan leaves unused of the remaining budget: speed drifts during a run.
+SAFETY = 0.97
+# Steps of each invocation not measured (first-call allocations), then at least MEASURE_STEPS
+# steps and MEASURE_SECONDS seconds of training are measured before the budget is turned into
+# steps, or fewer if warm-up ends first.
+SKIP_STEPS = 2
+MEASURE_STEPS = 10
+MEASURE_SECONDS = 3.0
+
+LIMITS = ("epochs", "max_steps", "max_minutes")
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    total_steps: int
+    limited_by: str  # which limit set total_steps: "epochs", "max_steps" or "max_minutes"
+    settled: bool  # False while a time budget may still shorten the plan (before it is measured)
+    chars_per_sec: float | None = None  # the training speed a budget was turned into steps with
+    measured_at_step: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StepPlan:
+        speed = d.get("chars_per_sec")
+        at = d.get("measured_at_step")
+        return cls(
+            total_steps=int(d["total_steps"]),
+            limited_by=str(d["limited_by"]),
+            settled=bool(d["settled"]),
+            chars_per_sec=None if speed is None else float(speed),
+            measured_at_step=None if at is None else int(at),
+        )
+
+
+def steps_asked_for(windows_per_epoch: int, epochs: float, max_steps: int | None) -> StepPlan:
+    """The plan that --epochs and --max-steps give (not yet settled against a budget)."""
+    epoch_steps = math.ceil(windows_per_epoch * epochs)
+    if max_steps is not None and max_steps < epoch_steps:
+        return StepPlan(total_steps=max_steps, limited_by="max_steps", settled=False)
+    return StepPlan(total_steps=epoch_steps, limited_by="epochs", settled=False)
+
+
+def fit_to_budget(
+    asked: StepPlan,
+    *,
+    step: int,
+    seconds_spent: float,
+    budget_seconds: float,
+    seconds_per_step: float,
+    seconds_per_validation: float,
+    eval_every: int,
+    chars_per_step: int,
+) -> StepPlan:
+    """Settle the plan at `step`: the steps asked for if they fit the time left, else as many as fit.
+
+    Every validation the plan implies (one each `eval_every` steps, and one at the end) is paid
+    for out of the same budget.
+    """
+    usable = SAFETY * (budget_seconds - seconds_spent)
+
+    def seconds_to(total: int) -> float:  # from `step` to `total`, validations included
+        validations = total // eval_every - step // eval_every + (total % eval_every != 0)
+        return (total - step) * seconds_per_step + validations * seconds_per_validation
+
+    low, high = step, asked.total_steps  # the largest total that fits lies in [low, high]
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if seconds_to(middle) <= usable else (low, middle - 1)
+    total = low
+    speed = chars_per_step / max(seconds_per_step, 1e-9)
+    if total >= asked.total_steps:
+        return StepPlan(asked.total_steps, asked.limited_by, True, speed, step)
+    return StepPlan(total, "max_minutes", True, speed, step)
+
+
+class SpeedMeter:
+    """Seconds per training step over an invocation's first steps (validation excluded)."""
+
+    def __init__(self) -> None:
+        self.seen, self.seen_seconds = 0, 0.0
+        self.measured, self.measured_seconds = 0, 0.0  # the steps after the first SKIP_STEPS
+
+    def add(self, seconds: float) -> None:
+        self.seen += 1
+        self.seen_seconds += seconds
+        if self.seen > SKIP_STEPS:
+            self.measured += 1
+            self.measured_seconds += seconds
+
+    def ready(self, step: int, warmup_steps: int) -> bool:
+        """Enough measured; or the plan is needed now. The rate of every step up to and including
+        `warmup_steps` does not depend on the plan (warm-up, then the peak), so a plan settled by
+        then gives each step the rate of a run planned for that many steps from the start."""
+        enough = self.measured >= MEASURE_STEPS and self.measured_seconds >= MEASURE_SECONDS
+        return self.seen > 0 and (enough or step > warmup_steps)
+
+    @property
+    def seconds_per_step(self) -> float:
+        if self.measured:
+            return self.measured_seconds / self.measured
+        return self.seen_seconds / max(self.seen, 1)
+
+
+def describe(plan: StepPlan, windows_per_epoch: int, budget_minutes: float | None) -> str:
+    """One line for people: what the plan is and why."""
+    epochs = plan.total_steps / windows_per_epoch
+    size = f"{plan.total_steps:,} steps ({epochs:.2f} epochs)"
+    speed = f"{plan.chars_per_sec:,.0f} chars/s measured" if plan.chars_per_sec else ""
+    if plan.limited_by == "max_minutes":
+        return (
+            f"plan: {size} to fit the {budget_minutes:g}-minute budget at {speed}; "
+            f"--max-steps {plan.total_steps} --max-minutes 0 repeats this run"
+        )
+    why = {"epochs": "the --epochs asked for", "max_steps": "the --max-steps asked for"}[plan.limited_by]
+    fits = f", which fit the {budget_minutes:g}-minute budget at {speed}" if speed else ""
+    return f"plan: {size}, {why}{fits}"
