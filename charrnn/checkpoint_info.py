@@ -44,6 +44,7 @@ def describe_checkpoint(path: Path) -> dict[str, Any]:
             "chars_seen": progress.get("chars_seen"),
             "seconds": progress.get("seconds"),
             "precision": data.get("precision"),
+            "plan": data.get("plan"),
             "best_val_nats_per_char": best if best is not None and math.isfinite(best) else None,
             "best_val_bits_per_char": _bits(best),
             "last_val_nats_per_char": last,
@@ -92,6 +93,12 @@ def render_info(info: dict[str, Any], console: Console) -> None:
             "training",
             f"step {train['step']:,}, {train['epochs']:.2f} epochs, {train['chars_seen']:,} characters, "
             f"{train['seconds'] / 60:.1f} min, {train['precision']}",
+        )
+    plan = train.get("plan")
+    if plan:
+        settled = "" if plan["settled"] else ", not yet settled against the time budget"
+        table.add_row(
+            "plan", f"{plan['total_steps']:,} steps, set by --{plan['limited_by'].replace('_', '-')}{settled}"
         )
     for which in ("best", "last"):
         nats = train[f"{which}_val_nats_per_char"]

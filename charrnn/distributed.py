@@ -9,6 +9,7 @@ are settled with one small all-reduce per step.
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,13 @@ def start(world: World, device: torch.device) -> torch.device:
     if device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
+    # torch._dynamo imported while a process group exists keeps that group alive after
+    # destroy_process_group(), and AdamW's constructor imports it: the group's threads then outlive
+    # `stop` and are torn down during interpreter exit, racing the other rank's exit, which now and
+    # then aborted a worker ("terminate called without an active exception", SIGABRT). Imported
+    # before the group exists, it holds nothing, and `stop` ends every thread of the group.
+    importlib.import_module("torch._dynamo")
+
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device

@@ -22,7 +22,7 @@ TIMEOUT = 120
 ARGS = [*without(TINY, "--max-steps", "--quiet"), "--batch-size", "4", "--seq-len", "16", "--log-every", "1"]
 
 
-def _torchrun(*args: str) -> list[str]:
+def _torchrun(*args: str, program: tuple[str, ...] = ("-m", "charrnn")) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -30,8 +30,7 @@ def _torchrun(*args: str) -> list[str]:
         "--standalone",
         "--nproc_per_node",
         "2",
-        "-m",
-        "charrnn",
+        *program,
         *args,
     ]
 
@@ -67,6 +66,31 @@ def test_two_processes_train_like_one_and_their_checkpoint_resumes_in_one(tmp_pa
     resumed = invoke("train", "--resume", "--checkpoint-dir", str(two), "--max-steps", "8", "--quiet")
     assert resumed.exit_code == 0, resumed.stderr
     assert load_checkpoint(two / "last.pt")["progress"]["step"] == 8
+
+
+WORKER = """
+import os, sys
+from charrnn.train import train
+from charrnn.train_config import TrainConfig
+
+train(TrainConfig(corpus=sys.argv[1], checkpoint_dir=sys.argv[2], hidden_size=16, embed_size=8, batch_size=4,
+                  seq_len=8, max_steps=2, eval_every=2, sample_chars=0, threads=1, device="cpu"))
+threads = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+left = [name for name in threads if "gloo" in name]
+sys.exit(f"rank {os.environ['RANK']}: process-group threads outlive training: {left}" if left else 0)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads thread names from Linux's /proc")
+def test_training_ends_its_process_group_before_the_process_exits(tmp_path: Path, tiny_corpus: Path):
+    """A group left alive is torn down during interpreter exit, racing the other rank's exit: now
+    and then a worker aborted (SIGABRT, "terminate called without an active exception")."""
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER, encoding="utf-8")
+    command = _torchrun(str(tiny_corpus), str(tmp_path / "ck"), program=(str(script),))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 @pytest.mark.slow

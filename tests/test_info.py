@@ -28,9 +28,10 @@ def test_info_describes_each_cell(tmp_path: Path, cell: str):
     )
     assert training["last_val_nats_per_char"] >= training["best_val_nats_per_char"]
     assert training["config"]["cell"] == cell
+    assert training["plan"]["total_steps"] == 4 and training["plan"]["limited_by"] == "max_steps"
 
     table = invoke("info", str(ck))  # a directory: its best.pt
     assert table.exit_code == 0 and table.stdout == ""
-    for label in ("model", "vocabulary", "corpus", "training", "best validation", "configuration"):
+    for label in ("model", "vocabulary", "corpus", "training", "plan", "best validation", "configuration"):
         assert label in table.stderr
     assert "'\\n'" in table.stderr and "' '" in table.stderr  # invisible characters escaped
