@@ -101,7 +101,7 @@ def main() -> None:
     )
     fp32, bf16 = matmul_gflops(torch.float32), matmul_gflops(torch.bfloat16)
     print(
-        f"2048² matrix product: fp32 {fp32:.0f} GFLOP/s, bf16 {bf16:.0f} GFLOP/s, bf16/fp32 {bf16 / fp32:.2f}"
+        f"2048² matrix product: fp32 {fp32:.0f} GFLOP/s, bf16 {bf16:.2f} GFLOP/s, bf16/fp32 {bf16 / fp32:.3f}"
     )
     if not support.runs:
         print("bf16 LSTM kernels cannot run on this CPU: no training-step or loss comparison")

@@ -57,10 +57,12 @@ def start(world: World, device: torch.device) -> torch.device:
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     # torch._dynamo imported while a process group exists keeps that group alive after
-    # destroy_process_group(), and AdamW's constructor imports it: the group's threads then outlive
-    # `stop` and are torn down during interpreter exit, racing the other rank's exit, which now and
-    # then aborted a worker ("terminate called without an active exception", SIGABRT). Imported
-    # before the group exists, it holds nothing, and `stop` ends every thread of the group.
+    # destroy_process_group(), and AdamW's constructor imports it. The group's worker threads then
+    # lived on into interpreter exit, where one of them, still releasing the last collective's
+    # tensors, needed the GIL from a finalizing interpreter: the thread was cancelled inside C++
+    # and the rank aborted ("terminate called without an active exception", SIGABRT; gdb on a
+    # core dump). Imported before the group exists, it holds nothing, and `stop` joins every
+    # thread of the group before training returns (tests/test_distributed.py checks that).
     importlib.import_module("torch._dynamo")
 
     if not dist.is_initialized():
