@@ -16,11 +16,11 @@ import sys
 CHILD = r"""
 import json, resource, sys, time
 if sys.argv[1] == "on":
-    from charrnn.allocator import keep_freed_memory
+    from charrnn.cli.allocator import keep_freed_memory
     keep_freed_memory()
 import torch
 import torch.nn.functional as F
-from charrnn.model import CharRNN, ModelConfig
+from charrnn.model.network import CharRNN, ModelConfig
 from charrnn.runtime import configure_threads
 configure_threads()
 torch.manual_seed(0)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn.evaluate import stream_loss
-from charrnn.model import CharRNN, ModelConfig
+from charrnn.measure.loss import stream_loss
+from charrnn.model.network import CharRNN, ModelConfig
 from charrnn.runtime import configure_threads
 
 VOCAB = 65

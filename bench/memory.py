@@ -30,7 +30,7 @@ from pathlib import Path
 LOAD = """
 import sys, time
 from pathlib import Path
-from charrnn.corpus import load_corpus
+from charrnn.data.corpus import load_corpus
 start = time.perf_counter()
 corpus = load_corpus(Path(sys.argv[1]))
 print(f"{time.perf_counter() - start:.3f} {len(corpus.ids)} {type(corpus.ids).__name__}")

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from charrnn.batching import stream_layout
-from charrnn.model import CharRNN, ModelConfig
+from charrnn.data.batching import stream_layout
+from charrnn.data.vocab import Vocabulary
+from charrnn.model.network import CharRNN, ModelConfig
 from charrnn.runtime import autocast, bf16_support, choose_precision, configure_threads
-from charrnn.vocab import Vocabulary
 
 
 def matmul_gflops(dtype: torch.dtype, size: int = 2048, reps: int = 5) -> float:

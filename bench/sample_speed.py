@@ -21,9 +21,9 @@ import time
 import numpy as np
 import torch
 
-from charrnn.model import CharRNN, ModelConfig
+from charrnn.generate.sampling import SampleConfig, generate_ids
+from charrnn.model.network import CharRNN, ModelConfig
 from charrnn.runtime import configure_threads
-from charrnn.sampling import SampleConfig, generate_ids
 
 VOCAB = 65
 # Weights that multiply the first layer's input only: an input-side table lookup at batch 1.

@@ -26,11 +26,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from precision import matmul_gflops
 
-from charrnn.metrics import TrainObserver
-from charrnn.model import CharRNN, ModelConfig, count_parameters
+from charrnn.model.network import CharRNN, ModelConfig, count_parameters
 from charrnn.runtime import autocast, configure_threads
-from charrnn.train import train
-from charrnn.train_config import TrainConfig
+from charrnn.train.config import TrainConfig
+from charrnn.train.loop import train
+from charrnn.train.observers import TrainObserver
 
 BATCH, SEQ, EMBED, LAYERS = 64, 100, 64, 2
 CPU = torch.device("cpu")

@@ -1,3 +1,3 @@
-from charrnn.entry import main
+from charrnn.cli.entry import main
 
 main()

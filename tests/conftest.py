@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest_helpers import PHRASE, tiny_config, train_tiny
 
-from charrnn.train_config import TrainConfig
+from charrnn.train.config import TrainConfig
 
 torch.set_num_threads(1)
 

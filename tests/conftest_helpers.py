@@ -3,9 +3,9 @@
 from pathlib import Path
 from typing import Any
 
-from charrnn.metrics import TrainObserver
-from charrnn.train import train
-from charrnn.train_config import TrainConfig
+from charrnn.train.config import TrainConfig
+from charrnn.train.loop import train
+from charrnn.train.observers import TrainObserver
 
 PHRASE = "the red deer runs; the red dear waits.\n"
 

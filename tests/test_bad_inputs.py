@@ -21,7 +21,7 @@ from conftest_helpers import PHRASE
 from test_checkpoint import _Exploit
 from test_cli import TINY, invoke, without
 
-from charrnn.checkpoint import FORMAT_VERSION
+from charrnn.model.checkpoint import FORMAT_VERSION
 
 
 class Workspace:

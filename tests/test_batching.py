@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from charrnn.batching import stream_layout
-from charrnn.corpus import split_train_val
+from charrnn.data.batching import stream_layout
+from charrnn.data.corpus import split_train_val
 from charrnn.errors import CorpusError
 
 

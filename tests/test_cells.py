@@ -10,14 +10,14 @@ import torch
 from conftest_helpers import PHRASE
 from test_cli import invoke
 
-from charrnn.cells import MLSTMLayer, MRNNLayer
-from charrnn.checkpoint import load_model
-from charrnn.metrics import TrainObserver
-from charrnn.model import CharRNN, ModelConfig
-from charrnn.presets import PRESETS
-from charrnn.sampling import sample_text
-from charrnn.train import train
-from charrnn.train_config import TrainConfig
+from charrnn.generate.sampling import sample_text
+from charrnn.model.cells import MLSTMLayer, MRNNLayer
+from charrnn.model.checkpoint import load_model
+from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.train.config import TrainConfig
+from charrnn.train.loop import train
+from charrnn.train.observers import TrainObserver
+from charrnn.train.presets import PRESETS
 
 
 def naive_mrnn(layer: MRNNLayer, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,8 +145,8 @@ def test_a_tiny_corpus_is_overfitted_and_the_checkpoint_samples_and_scores(make_
 
 
 def test_resume_of_a_multiplicative_run_equals_an_uninterrupted_one(make_config, tmp_path: Path):
-    from charrnn.resume import config_for_resume
-    from charrnn.stopping import StopRequest
+    from charrnn.train.signals import StopRequest
+    from charrnn.train.start import config_for_resume
 
     common = {"cell": "mlstm", "dropout": 0.25, "max_steps": 8, "eval_every": 4}
     whole = make_config(checkpoint_dir=tmp_path / "whole", **common)
@@ -169,7 +169,7 @@ def test_resume_of_a_multiplicative_run_equals_an_uninterrupted_one(make_config,
 
 def test_presets_fill_defaults_that_explicit_options_override(tmp_path: Path, tiny_corpus: Path, monkeypatch):
     seen: list[TrainConfig] = []
-    monkeypatch.setattr("charrnn.cli.train", lambda config, *a, **k: seen.append(config) or _Stopped())
+    monkeypatch.setattr("charrnn.cli.app.train", lambda config, *a, **k: seen.append(config) or _Stopped())
     args = ["train", str(tiny_corpus), "--checkpoint-dir", str(tmp_path / "ck"), "--quiet"]
     assert invoke(*args, "--preset", "sutskever2011", "--hidden", "32").exit_code == 0
     config = seen[-1]
@@ -188,7 +188,7 @@ def test_the_mrnn_gets_its_own_learning_rate_unless_one_is_given(
     tmp_path: Path, tiny_corpus: Path, monkeypatch
 ):
     seen: list[TrainConfig] = []
-    monkeypatch.setattr("charrnn.cli.train", lambda config, *a, **k: seen.append(config) or _Stopped())
+    monkeypatch.setattr("charrnn.cli.app.train", lambda config, *a, **k: seen.append(config) or _Stopped())
     args = ["train", str(tiny_corpus), "--checkpoint-dir", str(tmp_path / "ck"), "--quiet"]
     for extra, lr in [(["--cell", "mrnn"], 2e-3), (["--cell", "mrnn", "--lr", "1e-2"], 1e-2), ([], 6e-3)]:
         assert invoke(*args, *extra).exit_code == 0

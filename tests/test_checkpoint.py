@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from charrnn.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
+from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CheckpointError
-from charrnn.model import CharRNN, ModelConfig
-from charrnn.vocab import Vocabulary
+from charrnn.model.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
+from charrnn.model.network import CharRNN, ModelConfig
 
 
 def _payload(model: CharRNN, vocab: Vocabulary) -> dict:

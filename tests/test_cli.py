@@ -4,7 +4,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from charrnn.cli import app
+from charrnn.cli.app import app
 
 runner = CliRunner()
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charrnn.corpus import load_corpus, split_train_val
+from charrnn.data.corpus import load_corpus, split_train_val
 from charrnn.errors import CorpusError
 
 

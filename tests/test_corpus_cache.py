@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charrnn.batching import stream_layout
-from charrnn.corpus import load_corpus, split_train_val
-from charrnn.corpus_cache import cache_dir
-from charrnn.corpus_encode import encode_corpus, scan_corpus
+from charrnn.data.batching import stream_layout
+from charrnn.data.cache import cache_dir
+from charrnn.data.corpus import load_corpus, split_train_val
+from charrnn.data.encode import encode_corpus, scan_corpus
+from charrnn.data.vocab import Vocabulary
 from charrnn.errors import VocabularyError
-from charrnn.vocab import Vocabulary
 
 MIXED = "plain ASCII line\n" * 50 + "ümlaut, 鹿, 🦌 and more\n" * 30 + "back to ascii\n" * 40
 

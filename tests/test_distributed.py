@@ -15,7 +15,7 @@ import pytest
 import torch
 from test_cli import TINY, invoke, without
 
-from charrnn.checkpoint import load_checkpoint
+from charrnn.model.checkpoint import load_checkpoint
 
 TIMEOUT = 120
 # batch 4 × 16; two processes get two streams each.
@@ -70,8 +70,8 @@ def test_two_processes_train_like_one_and_their_checkpoint_resumes_in_one(tmp_pa
 
 WORKER = """
 import os, sys
-from charrnn.train import train
-from charrnn.train_config import TrainConfig
+from charrnn.train.loop import train
+from charrnn.train.config import TrainConfig
 
 train(TrainConfig(corpus=sys.argv[1], checkpoint_dir=sys.argv[2], hidden_size=16, embed_size=8, batch_size=4,
                   seq_len=8, max_steps=2, eval_every=2, sample_chars=0, threads=1, device="cpu"))

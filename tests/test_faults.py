@@ -21,9 +21,9 @@ import pytest
 import torch
 from test_cli import TINY, assert_one_line_error, invoke, without
 
-from charrnn.checkpoint import load_checkpoint
-from charrnn.metrics import read_metrics
-from charrnn.run_lock import LOCK_NAME
+from charrnn.model.checkpoint import load_checkpoint
+from charrnn.train.observers import read_metrics
+from charrnn.train.run_dir import LOCK_NAME
 
 # Tiny training that runs until stopped: saves every `--eval-every` steps, logs every step.
 ENDLESS = [*without(TINY, "--max-steps", "--quiet"), "--epochs", "100000", "--log-every", "1"]
@@ -114,7 +114,7 @@ def dying_save(obj, f, *args, **kwargs):
     f.flush()
     os.kill(os.getpid(), signal.SIGKILL)
 torch.save = dying_save
-from charrnn.cli import main
+from charrnn.cli.app import main
 sys.argv = ["charrnn", "train", *sys.argv[1:]]
 main()
 """
@@ -231,8 +231,8 @@ def test_a_real_file_size_limit_while_saving_keeps_the_previous_checkpoint(tmp_p
 
 def test_exploding_loss_stops_training_and_keeps_the_last_good_checkpoint(make_config, monkeypatch):
     from charrnn.errors import TrainingDiverged
-    from charrnn.model import CharRNN
-    from charrnn.train import train
+    from charrnn.model.network import CharRNN
+    from charrnn.train.loop import train
 
     real_forward = CharRNN.forward
     calls = [0]
@@ -316,8 +316,8 @@ def test_a_running_training_holds_its_directory_until_it_is_killed(tmp_path: Pat
 
 @pytest.mark.parametrize("max_steps", [10, 2])  # mid-run validation, and the final one
 def test_a_stop_during_validation_abandons_it_and_saves_at_once(make_config, monkeypatch, max_steps: int):
-    import charrnn.train as train_module
-    from charrnn.stopping import StopRequest
+    import charrnn.train.loop as train_module
+    from charrnn.train.signals import StopRequest
 
     stop = StopRequest()
     real_stream_loss = train_module.stream_loss

@@ -8,14 +8,14 @@ import torch
 from conftest_helpers import PHRASE
 from test_cli import assert_one_line_error, invoke
 
-from charrnn.checkpoint import load_model
-from charrnn.dynamic_eval import DynamicConfig, DynamicScorer
-from charrnn.evaluate import StreamScorer, stream_loss
-from charrnn.measure import MeasureConfig, measure_text, measure_validation
-from charrnn.model import CharRNN, ModelConfig
-from charrnn.scoring import score_candidates
-from charrnn.textsource import TextStats, read_ids
-from charrnn.vocab import Vocabulary
+from charrnn.data.reading import TextStats, read_ids
+from charrnn.data.vocab import Vocabulary
+from charrnn.measure.dynamic import DynamicConfig, DynamicScorer
+from charrnn.measure.loss import StreamScorer, stream_loss
+from charrnn.measure.perplexity import MeasureConfig, measure_text, measure_validation
+from charrnn.measure.score import score_candidates
+from charrnn.model.checkpoint import load_model
+from charrnn.model.network import CharRNN, ModelConfig
 
 CPU = torch.device("cpu")
 
@@ -188,7 +188,7 @@ def test_score_cli_table_and_json(overfit_dir: Path, tmp_path: Path):
 
 
 def test_perplexity_of_a_huge_loss_is_infinite_not_an_overflow():
-    from charrnn.evaluate import LossReport
+    from charrnn.measure.loss import LossReport
 
     assert LossReport(total_nats=2e5, num_predicted=100).perplexity == math.inf  # 2,000 nats/char
     assert LossReport(total_nats=100 * math.log(65), num_predicted=100).perplexity == pytest.approx(65)

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from charrnn.errors import ConfigError
-from charrnn.model import CharRNN, ModelConfig
+from charrnn.model.network import CharRNN, ModelConfig
 
 
 def naive_lstm_layer(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_cli import TINY, invoke, without
 
-from charrnn.checkpoint import load_checkpoint
+from charrnn.model.checkpoint import load_checkpoint
 
 TEXTS = {
     "emoji": "the 🦌 runs 🏃‍♀️ past 👍🏽 deer 🦌🦌\n",

@@ -10,9 +10,9 @@ import pytest
 from conftest_helpers import train_tiny
 from test_cli import assert_one_line_error, invoke
 
-from charrnn.curves import load_curves
-from charrnn.metrics import read_metrics
-from charrnn.plot_png import write_png
+from charrnn.cli.plot_png import write_png
+from charrnn.train.curves import load_curves
+from charrnn.train.observers import read_metrics
 
 
 @pytest.fixture(scope="module")

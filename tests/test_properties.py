@@ -11,13 +11,13 @@ import torch.nn.functional as F
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from charrnn.batching import stream_layout
-from charrnn.corpus import load_corpus
+from charrnn.data.batching import stream_layout
+from charrnn.data.corpus import load_corpus
+from charrnn.data.text import NOT_TEXT, read_text_chunks
+from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CorpusError, VocabularyError
-from charrnn.evaluate import StreamScorer
-from charrnn.model import CELLS, CharRNN, ModelConfig
-from charrnn.utf8 import NOT_TEXT, read_text_chunks
-from charrnn.vocab import Vocabulary
+from charrnn.measure.loss import StreamScorer
+from charrnn.model.network import CELLS, CharRNN, ModelConfig
 
 CPU = torch.device("cpu")
 

@@ -85,7 +85,7 @@ def test_the_quick_start_and_the_recipes_run_with_tiny_sizes(tmp_path: Path):
 def test_every_option_of_every_command_is_in_the_readme():
     import typer
 
-    from charrnn.cli import app
+    from charrnn.cli.app import app
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Commands and options\n", 1)[1].split("\n## ", 1)[0]

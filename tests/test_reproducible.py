@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import torch
 
-from charrnn.checkpoint import load_checkpoint
 from charrnn.errors import ConfigError
-from charrnn.metrics import TrainObserver, read_metrics
-from charrnn.plan import SAFETY, StepPlan, fit_to_budget
-from charrnn.resume import config_for_resume, run_precision
+from charrnn.model.checkpoint import load_checkpoint
 from charrnn.runtime import Bf16Support, bf16_support, precision_for
-from charrnn.schedule import learning_rate
-from charrnn.train import train
+from charrnn.train.loop import train
+from charrnn.train.observers import TrainObserver, read_metrics
+from charrnn.train.plan import SAFETY, StepPlan, fit_to_budget
+from charrnn.train.schedule import learning_rate
+from charrnn.train.start import config_for_resume, run_precision
 
 CPU = torch.device("cpu")
 CAN_RUN_BF16 = bf16_support(CPU).runs
@@ -104,7 +104,7 @@ def test_a_run_repeated_or_interrupted_and_resumed_ends_with_the_same_bytes(
 
 def test_the_state_carried_under_bf16_autocast_is_kept_and_saved_in_fp32(make_config, tmp_path, monkeypatch):
     # A tanh RNN runs under bf16 autocast on every CPU; its state comes out of the kernel in bf16.
-    monkeypatch.setattr("charrnn.train.run_precision", lambda saved, config, device: ("bf16", ""))
+    monkeypatch.setattr("charrnn.train.loop.run_precision", lambda saved, config, device: ("bf16", ""))
     config = make_config(cell="rnn", max_steps=3, eval_every=3)
     train(config)
     saved = load_checkpoint(Path(config.checkpoint_dir) / "last.pt")
@@ -147,7 +147,7 @@ def _saved(precision: str, asked: str = "auto") -> dict[str, Any]:
 def test_a_resumed_run_keeps_its_recorded_precision(make_config, monkeypatch):
     config = make_config(precision="auto")
     # A machine that would now pick bf16 by itself: the run recorded fp32 and keeps it.
-    monkeypatch.setattr("charrnn.resume.choose_precision", lambda name, device: "bf16")
+    monkeypatch.setattr("charrnn.train.start.choose_precision", lambda name, device: "bf16")
     assert run_precision(_saved("fp32"), config, CPU) == ("fp32", "")
     # Asked again explicitly (a different --precision on resume): re-decided, with a warning.
     chosen, warning = run_precision(_saved("fp32"), make_config(precision="bf16"), CPU)
@@ -157,7 +157,7 @@ def test_a_resumed_run_keeps_its_recorded_precision(make_config, monkeypatch):
 
 
 def test_a_bf16_run_resumed_where_bf16_cannot_run_is_refused_with_the_way_out(make_config, monkeypatch):
-    monkeypatch.setattr("charrnn.resume.bf16_support", lambda device: NONE)
+    monkeypatch.setattr("charrnn.train.start.bf16_support", lambda device: NONE)
     with pytest.raises(ConfigError, match=r"trained in bf16.*add --precision fp32"):
         run_precision(_saved("bf16"), make_config(precision="auto"), CPU)
 

@@ -3,7 +3,7 @@ import torch
 
 from charrnn.errors import ConfigError
 from charrnn.runtime import bf16_support, choose_device
-from charrnn.train import train
+from charrnn.train.loop import train
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

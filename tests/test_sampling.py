@@ -6,11 +6,11 @@ import pytest
 import torch
 from conftest_helpers import PHRASE
 
-from charrnn.checkpoint import load_model
 from charrnn.errors import ConfigError
-from charrnn.model import CharRNN, ModelConfig
-from charrnn.sampling import SampleConfig, filter_logits, generate_ids, sample_pieces, sample_text
-from charrnn.stepper import Stepper
+from charrnn.generate.sampling import SampleConfig, filter_logits, generate_ids, sample_pieces, sample_text
+from charrnn.generate.stepper import Stepper
+from charrnn.model.checkpoint import load_model
+from charrnn.model.network import CharRNN, ModelConfig
 
 
 @pytest.fixture

@@ -6,14 +6,14 @@ import pytest
 import torch
 from conftest import PHRASE
 
-from charrnn.checkpoint import load_checkpoint, load_model
 from charrnn.errors import CheckpointError, ConfigError, TrainingDiverged, VocabularyError
-from charrnn.evaluate import stream_loss
-from charrnn.metrics import TrainObserver, read_metrics
-from charrnn.resume import config_for_resume
-from charrnn.sampling import sample_text
-from charrnn.stopping import StopRequest
-from charrnn.train import train
+from charrnn.generate.sampling import sample_text
+from charrnn.measure.loss import stream_loss
+from charrnn.model.checkpoint import load_checkpoint, load_model
+from charrnn.train.loop import train
+from charrnn.train.observers import TrainObserver, read_metrics
+from charrnn.train.signals import StopRequest
+from charrnn.train.start import config_for_resume
 
 
 class Recorder(TrainObserver):
@@ -85,7 +85,7 @@ def test_validation_reported_matches_a_fresh_evaluation_of_the_checkpoint(make_c
     assert [r["step"] for r in rec.evals] == [3, 6]
     data = load_checkpoint(Path(config.checkpoint_dir) / "last.pt")
     loaded = load_model(Path(config.checkpoint_dir) / "last.pt", torch.device("cpu"))
-    from charrnn.corpus import load_corpus, split_train_val
+    from charrnn.data.corpus import load_corpus, split_train_val
 
     _, val = split_train_val(load_corpus(Path(config.corpus)).ids, config.val_frac)
     report = stream_loss(loaded.model, val, torch.device("cpu"))
@@ -111,7 +111,7 @@ def test_metrics_jsonl_has_train_and_val_records(make_config):
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(make_config, monkeypatch):
-    from charrnn.model import CharRNN
+    from charrnn.model.network import CharRNN
 
     real_forward = CharRNN.forward
     training_calls = {"n": 0}

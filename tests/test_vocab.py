@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from charrnn.data.vocab import Vocabulary
 from charrnn.errors import VocabularyError
-from charrnn.vocab import Vocabulary
 
 
 def test_vocabulary_is_the_sorted_set_of_characters():

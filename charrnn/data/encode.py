@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.utf8 import read_text_chunks
-from charrnn.vocab import Vocabulary
+from charrnn.data.text import read_text_chunks
+from charrnn.data.vocab import Vocabulary
 
 ENCODE_CHUNK_BYTES = 16 << 20
 NUM_CODE_POINTS = 0x110000

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from charrnn.curves import Curves
 from charrnn.errors import ConfigError
+from charrnn.train.curves import Curves
 
 
 def make_figure(runs: list[Curves]) -> Any:

@@ -8,11 +8,11 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from charrnn import distributed
-from charrnn.divergence import DivergenceGuard
 from charrnn.errors import TrainingDiverged
-from charrnn.plan import LIMITS, StepPlan
-from charrnn.stopping import StopRequest
+from charrnn.train import distributed
+from charrnn.train.divergence import DivergenceGuard
+from charrnn.train.plan import LIMITS, StepPlan
+from charrnn.train.signals import StopRequest
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.corpus_cache import CACHE_MIN_BYTES, cache_dir, entry_name, load_entry, store_entry
-from charrnn.corpus_encode import encode_corpus, scan_corpus
+from charrnn.data.cache import CACHE_MIN_BYTES, cache_dir, entry_name, load_entry, store_entry
+from charrnn.data.encode import encode_corpus, scan_corpus
+from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import CorpusError, VocabularyError
-from charrnn.vocab import Vocabulary, describe_chars
 
 HASH_BLOCK = 8 << 20
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
+from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CheckpointError
-from charrnn.model import CharRNN, ModelConfig
-from charrnn.vocab import Vocabulary
+from charrnn.model.network import CharRNN, ModelConfig
 
 FORMAT = "charrnn-checkpoint"
 FORMAT_VERSION = 1

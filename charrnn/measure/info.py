@@ -14,9 +14,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from charrnn.checkpoint import load_checkpoint, model_from_checkpoint
-from charrnn.evaluate import LN2
-from charrnn.model import count_parameters
+from charrnn.measure.loss import LN2
+from charrnn.model.checkpoint import load_checkpoint, model_from_checkpoint
+from charrnn.model.network import count_parameters
 
 
 def _bits(nats: float | None) -> float | None:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError, VocabularyError
-from charrnn.evaluate import LN2
-from charrnn.model import CharRNN
-from charrnn.sampling import default_prime
-from charrnn.vocab import Vocabulary
+from charrnn.generate.sampling import default_prime
+from charrnn.measure.loss import LN2
+from charrnn.model.network import CharRNN
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,19 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
-from charrnn.checkpoint import default_checkpoint, load_model
+from charrnn.data.text import decode_utf8, read_bytes
 from charrnn.errors import ConfigError
-from charrnn.measure import MeasureConfig, TextResult, measure_text, measure_validation, total_of, training_ms
+from charrnn.measure.perplexity import (
+    MeasureConfig,
+    TextResult,
+    measure_text,
+    measure_validation,
+    total_of,
+    training_ms,
+)
+from charrnn.measure.score import Scored, score_candidates
+from charrnn.model.checkpoint import default_checkpoint, load_model
 from charrnn.runtime import choose_device, choose_precision
-from charrnn.scoring import Scored, score_candidates
-from charrnn.utf8 import decode_utf8, read_bytes
 
 
 def run_perplexity(

@@ -16,7 +16,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from charrnn.metrics import RunInfo, TrainObserver
+from charrnn.train.observers import RunInfo, TrainObserver
 
 
 class RichReporter(TrainObserver):

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from charrnn.errors import ConfigError
-from charrnn.model import ModelConfig
+from charrnn.model.network import ModelConfig
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from typing import Any
 
 import torch
 
-from charrnn.checkpoint import load_checkpoint, model_from_checkpoint
-from charrnn.corpus import Corpus, Fingerprint, load_corpus
+from charrnn.data.corpus import Corpus, Fingerprint, load_corpus
+from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CheckpointError, ConfigError, VocabularyError
-from charrnn.plan import LIMITS, StepPlan
+from charrnn.model.checkpoint import load_checkpoint, model_from_checkpoint
 from charrnn.runtime import bf16_support, choose_precision
-from charrnn.train_config import RESUMABLE_OVERRIDES, TrainConfig
-from charrnn.vocab import Vocabulary
+from charrnn.train.config import RESUMABLE_OVERRIDES, TrainConfig
+from charrnn.train.plan import LIMITS, StepPlan
 
 
 @dataclass(frozen=True)

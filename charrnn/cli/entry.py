@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from charrnn.allocator import keep_freed_memory
+    from charrnn.cli.allocator import keep_freed_memory
 
     keep_freed_memory()
-    from charrnn.cli import main as cli_main
+    from charrnn.cli.app import main as cli_main
 
     cli_main()

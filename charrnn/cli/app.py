@@ -12,15 +12,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from charrnn import __version__
-from charrnn.distributed import world_from_env
-from charrnn.dynamic_eval import DynamicConfig
+from charrnn.cli.progress import RichReporter
 from charrnn.errors import CharRNNError, ConfigError
-from charrnn.presets import apply_preset, describe_presets
-from charrnn.reporting import RichReporter
-from charrnn.resume import check_start_options, config_for_resume, last_checkpoint_path
-from charrnn.sampling import SampleConfig
-from charrnn.train import train
-from charrnn.train_config import TrainConfig
+from charrnn.generate.sampling import SampleConfig
+from charrnn.measure.dynamic import DynamicConfig
+from charrnn.train.config import TrainConfig
+from charrnn.train.distributed import world_from_env
+from charrnn.train.loop import train
+from charrnn.train.presets import apply_preset, describe_presets
+from charrnn.train.start import check_start_options, config_for_resume, last_checkpoint_path
 
 DEFAULT_CORPUS = Path("corpora") / "tinyshakespeare.txt"
 
@@ -52,7 +52,7 @@ def default_corpus() -> Path:
     """The shipped Tiny Shakespeare: from the working directory, else beside the source tree."""
     if DEFAULT_CORPUS.exists():
         return DEFAULT_CORPUS
-    beside_package = Path(__file__).resolve().parent.parent / DEFAULT_CORPUS
+    beside_package = Path(__file__).resolve().parents[2] / DEFAULT_CORPUS
     return beside_package if beside_package.exists() else DEFAULT_CORPUS
 
 
@@ -267,7 +267,7 @@ def sample_command(
     """
 
     def run() -> None:
-        from charrnn.streaming import write_samples
+        from charrnn.generate.prime import write_samples
 
         write_samples(
             checkpoint=checkpoint,
@@ -329,9 +329,9 @@ def perplexity_command(
     """
 
     def run() -> None:
-        from charrnn.dynamic_eval import DynamicConfig as Dynamic
-        from charrnn.measure import MeasureConfig
-        from charrnn.measure_output import run_perplexity
+        from charrnn.cli.output import run_perplexity
+        from charrnn.measure.dynamic import DynamicConfig as Dynamic
+        from charrnn.measure.perplexity import MeasureConfig
 
         dyn = Dynamic(lr=dynamic_lr, decay=dynamic_decay, seg_len=dynamic_seg_len) if dynamic else None
         config = MeasureConfig(
@@ -370,7 +370,7 @@ def score_command(
     """
 
     def run() -> None:
-        from charrnn.measure_output import run_score
+        from charrnn.cli.output import run_score
 
         run_score(
             texts=list(texts or []),
@@ -405,8 +405,8 @@ def info_command(
     def run() -> None:
         import json
 
-        from charrnn.checkpoint import default_checkpoint
-        from charrnn.checkpoint_info import describe_checkpoint, render_info
+        from charrnn.measure.info import describe_checkpoint, render_info
+        from charrnn.model.checkpoint import default_checkpoint
 
         if checkpoint is None or checkpoint.is_dir():
             checkpoint_file = default_checkpoint(checkpoint or Path("checkpoints"))
@@ -441,16 +441,16 @@ def plot_command(
     """
 
     def run() -> None:
-        from charrnn.curves import load_curves
+        from charrnn.train.curves import load_curves
 
         runs = [load_curves(d) for d in (run_dirs or [Path("checkpoints")])]
         if output is not None:
-            from charrnn.plot_png import write_png
+            from charrnn.cli.plot_png import write_png
 
             write_png(runs, output)
             err_console.print(f"wrote {output}", highlight=False)
         if output is None or terminal:
-            from charrnn.plot_terminal import render_chart
+            from charrnn.cli.plot_terminal import render_chart
 
             err_console.print(render_chart(runs), markup=False, highlight=False)
 

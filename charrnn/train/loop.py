@@ -16,26 +16,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from charrnn import distributed
-from charrnn.batching import stream_layout
-from charrnn.checkpoint import remove_unfinished_writes, save_checkpoint
-from charrnn.corpus import split_train_val
-from charrnn.divergence import DivergenceGuard
-from charrnn.evaluate import LN2, EvaluationInterrupted, stream_loss
-from charrnn.metrics import MetricsLog, RunInfo, TrainObserver, rewind_metrics
-from charrnn.model import CharRNN, State, count_parameters, detach_state
-from charrnn.plan import SpeedMeter, StepPlan, describe, fit_to_budget, steps_asked_for
-from charrnn.resume import (
-    check_start_options,
-    continued_plan,
-    last_checkpoint_path,
-    load_start,
-    restore_rng,
-    run_precision,
-)
-from charrnn.run_end import EndRules
-from charrnn.run_lock import lock_checkpoint_dir
-from charrnn.run_record import RUN_FILES, Progress, TrainResult, checkpoint_payload
+from charrnn.data.batching import stream_layout
+from charrnn.data.corpus import split_train_val
+from charrnn.generate.sampling import sample_text
+from charrnn.measure.loss import LN2, EvaluationInterrupted, stream_loss
+from charrnn.model.checkpoint import remove_unfinished_writes, save_checkpoint
+from charrnn.model.network import CharRNN, State, count_parameters, detach_state
 from charrnn.runtime import (
     autocast,
     choose_device,
@@ -44,10 +30,24 @@ from charrnn.runtime import (
     physical_cores,
     synchronize,
 )
-from charrnn.sampling import sample_text
-from charrnn.schedule import learning_rate
-from charrnn.stopping import StopRequest, stop_on_signals
-from charrnn.train_config import TrainConfig
+from charrnn.train import distributed
+from charrnn.train.config import TrainConfig
+from charrnn.train.divergence import DivergenceGuard
+from charrnn.train.ending import EndRules
+from charrnn.train.observers import MetricsLog, RunInfo, TrainObserver, rewind_metrics
+from charrnn.train.plan import SpeedMeter, StepPlan, describe, fit_to_budget, steps_asked_for
+from charrnn.train.record import RUN_FILES, Progress, TrainResult, checkpoint_payload
+from charrnn.train.run_dir import lock_checkpoint_dir
+from charrnn.train.schedule import learning_rate
+from charrnn.train.signals import StopRequest, stop_on_signals
+from charrnn.train.start import (
+    check_start_options,
+    continued_plan,
+    last_checkpoint_path,
+    load_start,
+    restore_rng,
+    run_precision,
+)
 
 
 @dataclass

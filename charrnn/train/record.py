@@ -10,11 +10,11 @@ from typing import Any
 import torch
 
 from charrnn import __version__
-from charrnn.corpus import Corpus
-from charrnn.model import CharRNN, State
-from charrnn.plan import StepPlan
-from charrnn.resume import rng_state
-from charrnn.train_config import TrainConfig
+from charrnn.data.corpus import Corpus
+from charrnn.model.network import CharRNN, State
+from charrnn.train.config import TrainConfig
+from charrnn.train.plan import StepPlan
+from charrnn.train.start import rng_state
 
 
 @dataclass

@@ -11,13 +11,13 @@ from typing import TextIO
 
 import torch
 
-from charrnn.checkpoint import default_checkpoint, load_model
+from charrnn.data.text import decode_utf8, read_bytes
+from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import ConfigError, VocabularyError
-from charrnn.model import CharRNN
+from charrnn.generate.sampling import SampleConfig, sample_pieces
+from charrnn.model.checkpoint import default_checkpoint, load_model
+from charrnn.model.network import CharRNN
 from charrnn.runtime import choose_device
-from charrnn.sampling import SampleConfig, sample_pieces
-from charrnn.utf8 import decode_utf8, read_bytes
-from charrnn.vocab import Vocabulary, describe_chars
 
 FLUSH_SECONDS = 0.02  # stream promptly without a system call per character
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from charrnn.data.text import CHUNK_BYTES, STDIN, read_text_chunks
+from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import ConfigError, VocabularyError
-from charrnn.utf8 import CHUNK_BYTES, STDIN, read_text_chunks
-from charrnn.vocab import Vocabulary, describe_chars
 
 UNKNOWN_POLICIES = ("skip", "error")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from charrnn.curves import Curves
+from charrnn.train.curves import Curves
 
 MARKERS = "o*x+#@%&"
 

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from charrnn.baselines import CompressorBaselines
-from charrnn.checkpoint import LoadedModel
-from charrnn.corpus import Fingerprint, load_corpus, split_train_val
-from charrnn.dynamic_eval import DynamicConfig, DynamicScorer, gradient_ms
+from charrnn.data.corpus import Fingerprint, load_corpus, split_train_val
+from charrnn.data.reading import UNKNOWN_POLICIES, TextStats, read_ids
 from charrnn.errors import ConfigError, CorpusError
-from charrnn.evaluate import LossReport, StreamScorer, stream_loss
+from charrnn.measure.baselines import CompressorBaselines
+from charrnn.measure.dynamic import DynamicConfig, DynamicScorer, gradient_ms
+from charrnn.measure.loss import LossReport, StreamScorer, stream_loss
+from charrnn.model.checkpoint import LoadedModel
 from charrnn.runtime import check_precision_name
-from charrnn.textsource import UNKNOWN_POLICIES, TextStats, read_ids
 
 VAL_CHUNK = 1 << 20
 

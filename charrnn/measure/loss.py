@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn.model import CharRNN, State
+from charrnn.model.network import CharRNN, State
 from charrnn.runtime import autocast
 
 LN2 = math.log(2.0)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError
-from charrnn.model import CharRNN
-from charrnn.stepper import make_stepper
-from charrnn.vocab import Vocabulary
+from charrnn.generate.stepper import make_stepper
+from charrnn.model.network import CharRNN
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from charrnn.cells import MULTIPLICATIVE
-from charrnn.model import CharRNN
+from charrnn.model.cells import MULTIPLICATIVE
+from charrnn.model.network import CharRNN
 from charrnn.runtime import ids_to_device
 
 Array = np.ndarray

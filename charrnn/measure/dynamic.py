@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from charrnn.errors import ConfigError
-from charrnn.evaluate import LossReport
-from charrnn.model import CharRNN, State, detach_state
+from charrnn.measure.loss import LossReport
+from charrnn.model.network import CharRNN, State, detach_state
 
 EPS = 1e-8
 FLOOR = 0.1

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from charrnn.cells import MULTIPLICATIVE, MultiplicativeStack
 from charrnn.errors import ConfigError
+from charrnn.model.cells import MULTIPLICATIVE, MultiplicativeStack
 
 CELLS = ("lstm", "gru", "rnn", *MULTIPLICATIVE)
 

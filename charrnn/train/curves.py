@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from charrnn.errors import CheckpointError
-from charrnn.metrics import read_metrics
+from charrnn.train.observers import read_metrics
 
 Series = list[tuple[float, float]]  # (characters seen, value)
 
