@@ -20,7 +20,8 @@ if sys.argv[1] == "on":
     keep_freed_memory()
 import torch
 import torch.nn.functional as F
-from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 from charrnn.runtime import configure_threads
 configure_threads()
 torch.manual_seed(0)

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 from charrnn.runtime import physical_cores
 
 VOCAB, BATCH, SEQ = 65, 32, 100

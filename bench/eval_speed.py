@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from charrnn.measure.loss import stream_loss
-from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 from charrnn.runtime import configure_threads
 
 VOCAB = 65

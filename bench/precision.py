@@ -22,7 +22,8 @@ import torch.nn.functional as F
 
 from charrnn.data.batching import stream_layout
 from charrnn.data.vocab import Vocabulary
-from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 from charrnn.runtime import autocast, bf16_support, choose_precision, configure_threads
 
 

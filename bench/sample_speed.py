@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from charrnn.generate.sampling import SampleConfig, generate_ids
-from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 from charrnn.runtime import configure_threads
 
 VOCAB = 65

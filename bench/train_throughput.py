@@ -26,7 +26,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from precision import matmul_gflops
 
-from charrnn.model.network import CharRNN, ModelConfig, count_parameters
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN, count_parameters
 from charrnn.runtime import autocast, configure_threads
 from charrnn.train.config import TrainConfig
 from charrnn.train.loop import train

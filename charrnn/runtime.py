@@ -10,14 +10,11 @@ import numpy as np
 import torch
 
 from charrnn.errors import ConfigError
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16")
+from charrnn.options import DEVICES, PRECISIONS, check_choice
 
 
 def choose_device(name: str = "auto") -> torch.device:
-    if name not in DEVICES:
-        raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, not {name!r}")
+    check_choice("--device", name, DEVICES)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -63,15 +60,10 @@ def bf16_support(device: torch.device) -> Bf16Support:
     return Bf16Support(runs=False, native=False, hardware=f"the {device.type} device")
 
 
-def check_precision_name(name: str, allowed: tuple[str, ...] = PRECISIONS) -> None:
-    if name not in allowed:
-        raise ConfigError(f"--precision must be one of {', '.join(allowed)}, not {name!r}")
-
-
 def precision_for(name: str, support: Bf16Support) -> str:
     """Resolve a --precision value for a device: 'auto' is bf16 where the device computes bf16
     natively, else fp32; 'bf16' where the device cannot run it is refused before any work."""
-    check_precision_name(name)
+    check_choice("--precision", name, PRECISIONS)
     if name == "auto":
         return "bf16" if support.native else "fp32"
     if name == "bf16" and not support.runs:

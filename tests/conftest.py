@@ -1,4 +1,9 @@
-"""Shared fixtures: one CPU thread, tiny corpora, tiny configs."""
+"""What every test shares: one CPU thread, the tiny corpus, the tiny sizes, the CLI runner, and
+the helpers that load a checkpoint or record what training reports.
+
+Tests import the plain helpers from here (`from conftest import PHRASE, invoke`); fixtures are
+found by pytest as usual.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,123 @@ from typing import Any
 
 import pytest
 import torch
-from conftest_helpers import PHRASE, tiny_config, train_tiny
+from typer.testing import CliRunner, Result
 
+from charrnn.cli.app import app
+from charrnn.model.checkpoint import Checkpoint
 from charrnn.train.config import TrainConfig
+from charrnn.train.loop import train
+from charrnn.train.observers import StepsLogged, TrainObserver, Validated
+from charrnn.train.signals import StopRequest
 
 torch.set_num_threads(1)
 
-__all__ = ["PHRASE"]
+# The tiny corpus: one line, 40 times (1,560 characters; 18 distinct characters).
+PHRASE = "the red deer runs; the red dear waits.\n"
+
+# The tiny run, as TrainConfig fields: trains in well under a second.
+TINY: dict[str, Any] = {
+    "hidden_size": 32,
+    "embed_size": 16,
+    "batch_size": 4,
+    "seq_len": 16,
+    "epochs": 100,
+    "max_steps": 12,
+    "eval_every": 1000,
+    "log_every": 1,
+    "sample_chars": 0,
+    "warmup_steps": 2,
+    "lr": 5e-3,
+    "device": "cpu",
+    "precision": "fp32",
+    "threads": 1,
+}
+
+# The tiny run, as `charrnn train` options.
+TINY_ARGS = [
+    *("--hidden", "16", "--embed", "8", "--batch-size", "2", "--seq-len", "8", "--max-steps", "2"),
+    *("--threads", "1", "--device", "cpu", "--precision", "fp32", "--sample-chars", "0", "--quiet"),
+]
 
 
+def tiny_config(corpus: Path, checkpoint_dir: Path, **overrides: Any) -> TrainConfig:
+    return TrainConfig(corpus=str(corpus), checkpoint_dir=str(checkpoint_dir), **{**TINY, **overrides})
+
+
+def train_tiny(root: Path, **overrides: Any) -> Path:
+    """Train on PHRASE repeated, in `root`; returns the checkpoint directory."""
+    corpus = root / "tiny.txt"
+    corpus.write_text(PHRASE * 40, encoding="utf-8")
+    train(tiny_config(corpus, root / "ck", **overrides))
+    return root / "ck"
+
+
+def last_checkpoint(checkpoint_dir: Path | str) -> Checkpoint:
+    return Checkpoint.load(Path(checkpoint_dir) / "last.pt")
+
+
+class Recorder(TrainObserver):
+    """Keeps what training reports; can ask it to stop once step `stop_at` is logged."""
+
+    def __init__(self, stop: StopRequest | None = None, stop_at: int | None = None) -> None:
+        self.logs: list[StepsLogged] = []
+        self.validations: list[Validated] = []
+        self.stop, self.stop_at = stop, stop_at
+
+    @property
+    def losses(self) -> list[float]:
+        return [event.train_loss for event in self.logs]
+
+    def on_log(self, event: StepsLogged) -> None:
+        self.logs.append(event)
+        if self.stop is not None and event.step == self.stop_at:
+            self.stop.request()
+
+    def on_validation(self, event: Validated) -> None:
+        self.validations.append(event)
+
+
+class CodeRunningPickle:
+    """Unpickled, this would run a shell command that creates the file `marker`."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (f"touch {self.marker}",))
+
+
+# -- the command line --------------------------------------------------------------------------
+runner = CliRunner()
+
+
+def invoke(*args: str, input: str | None = None) -> Result:
+    return runner.invoke(app, list(args), input=input)
+
+
+def without(args: list[str], *flags: str) -> list[str]:
+    """`args` with each of `flags` and its value removed."""
+    out = list(args)
+    for flag in flags:
+        if flag in out:
+            i = out.index(flag)
+            del out[i : i + 2]
+    return out
+
+
+def assert_one_line_error(result: Result, fragment: str) -> None:
+    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+
+
+# -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session", autouse=True)
-def corpus_cache_in_tmp(tmp_path_factory) -> None:
+def corpus_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Big-corpus caches made by tests (and their subprocesses) go to a temporary directory."""
     os.environ["CHARRNN_CACHE_DIR"] = str(tmp_path_factory.mktemp("corpus-cache"))
 
@@ -42,7 +153,7 @@ def make_config(tiny_corpus: Path, tmp_path: Path) -> Callable[..., TrainConfig]
 
 
 @pytest.fixture(scope="session")
-def overfit_dir(tmp_path_factory) -> Path:
+def overfit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained until it knows PHRASE by heart; its checkpoint directory."""
     return train_tiny(
         tmp_path_factory.mktemp("overfit"),

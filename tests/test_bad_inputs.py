@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest_helpers import PHRASE
-from test_checkpoint import _Exploit
-from test_cli import TINY, invoke, without
+from conftest import PHRASE, TINY_ARGS, CodeRunningPickle, invoke, without
 
-from charrnn.model.checkpoint import FORMAT_VERSION
+from charrnn.model.checkpoint import VERSION
 
 
 class Workspace:
@@ -41,10 +39,10 @@ class Workspace:
         return str(self.root / name)
 
     def train(self, corpus: str, *options: str) -> list[str]:
-        return ["train", corpus, "--checkpoint-dir", self.ck, *TINY, *options]
+        return ["train", corpus, "--checkpoint-dir", self.ck, *TINY_ARGS, *options]
 
     def flag(self, flag: str, value: str) -> list[str]:
-        return ["train", self.corpus, "--checkpoint-dir", self.ck, *without(TINY, flag), flag, value]
+        return ["train", self.corpus, "--checkpoint-dir", self.ck, *without(TINY_ARGS, flag), flag, value]
 
     def run_dir(self, last_pt: bytes) -> str:
         """A checkpoint directory whose last.pt holds `last_pt`."""
@@ -81,8 +79,8 @@ def _random_bytes(n: int) -> bytes:
 
 
 def _mismatched(w: Workspace) -> str:
-    config = torch.load(w.model, weights_only=True)["model_config"]
-    return w.checkpoint("mismatch.pt", model_config={**config, "hidden_size": config["hidden_size"] + 1})
+    config = torch.load(w.model, weights_only=True)["model"]
+    return w.checkpoint("mismatch.pt", model={**config, "hidden_size": config["hidden_size"] + 1})
 
 
 CASES = [
@@ -155,17 +153,17 @@ CASES = [
     # train: where it writes, and where it starts from
     Case(
         "train checkpoint dir under a file",
-        lambda w: ["train", w.corpus, "--checkpoint-dir", w.file("f", b"x") + "/ck", *TINY],
+        lambda w: ["train", w.corpus, "--checkpoint-dir", w.file("f", b"x") + "/ck", *TINY_ARGS],
         "cannot write to checkpoint directory",
     ),
     Case(
         "train checkpoint dir is a file",
-        lambda w: ["train", w.corpus, "--checkpoint-dir", w.file("g", b"x"), *TINY],
+        lambda w: ["train", w.corpus, "--checkpoint-dir", w.file("g", b"x"), *TINY_ARGS],
         "cannot write to checkpoint directory",
     ),
     Case(
         "train over an existing run",
-        lambda w: ["train", w.corpus, "--checkpoint-dir", w.run_dir(b"an old run"), *TINY],
+        lambda w: ["train", w.corpus, "--checkpoint-dir", w.run_dir(b"an old run"), *TINY_ARGS],
         "already exists: add --resume",
     ),
     Case(
@@ -216,7 +214,7 @@ CASES = [
     ),
     Case(
         "sample newer-format checkpoint",
-        lambda w: ["sample", "--checkpoint", w.checkpoint("new.pt", format_version=FORMAT_VERSION + 1)],
+        lambda w: ["sample", "--checkpoint", w.checkpoint("new.pt", format_version=VERSION + 1)],
         "upgrade charrnn",
     ),
     Case(
@@ -231,17 +229,29 @@ CASES = [
     ),
     Case(
         "sample checkpoint that would run code",
-        lambda w: ["sample", "--checkpoint", w.checkpoint("evil.pt", extra=_Exploit(w.path("pwned")))],
+        lambda w: [
+            "sample",
+            "--checkpoint",
+            w.checkpoint("evil.pt", extra=CodeRunningPickle(w.path("pwned"))),
+        ],
         "refusing to load",
     ),
     Case(
         "sample plain pickle that would run code",
-        lambda w: ["sample", "--checkpoint", w.file("evil.pkl", pickle.dumps(_Exploit(w.path("pwned"))))],
+        lambda w: [
+            "sample",
+            "--checkpoint",
+            w.file("evil.pkl", pickle.dumps(CodeRunningPickle(w.path("pwned")))),
+        ],
         "not a readable checkpoint",
     ),
     Case(
         "sample protocol-2 pickle that would run code",
-        lambda w: ["sample", "--checkpoint", w.file("evil2.pkl", pickle.dumps(_Exploit(w.path("pwned")), 2))],
+        lambda w: [
+            "sample",
+            "--checkpoint",
+            w.file("evil2.pkl", pickle.dumps(CodeRunningPickle(w.path("pwned")), 2)),
+        ],
         "refusing to load",
     ),
     Case("sample --temperature -1", lambda w: w.sample("--temperature", "-1"), "--temperature must be >= 0"),

@@ -7,17 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest_helpers import PHRASE
-from test_cli import invoke
+from conftest import PHRASE, Recorder, invoke
 
 from charrnn.generate.sampling import sample_text
 from charrnn.model.cells import MLSTMLayer, MRNNLayer
 from charrnn.model.checkpoint import load_model
-from charrnn.model.network import CharRNN, ModelConfig
-from charrnn.train.config import TrainConfig
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 from charrnn.train.loop import train
-from charrnn.train.observers import TrainObserver
-from charrnn.train.presets import PRESETS
 
 
 def naive_mrnn(layer: MRNNLayer, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,44 +151,9 @@ def test_resume_of_a_multiplicative_run_equals_an_uninterrupted_one(make_config,
     first = make_config(checkpoint_dir=tmp_path / "split", **common)
     stop = StopRequest()
 
-    class StopAt4(TrainObserver):
-        def on_log(self, record: dict) -> None:
-            if record["step"] == 4:
-                stop.request()
-
-    assert train(first, [StopAt4()], stop=stop).step == 4
+    assert train(first, [Recorder(stop, stop_at=4)], stop=stop).step == 4
     train(config_for_resume(Path(first.checkpoint_dir), {}), resume=True)
     a = load_model(Path(whole.checkpoint_dir) / "last.pt", torch.device("cpu")).model.state_dict()
     b = load_model(Path(first.checkpoint_dir) / "last.pt", torch.device("cpu")).model.state_dict()
     for name in a:
         assert torch.equal(a[name], b[name]), name
-
-
-def test_presets_fill_defaults_that_explicit_options_override(tmp_path: Path, tiny_corpus: Path, monkeypatch):
-    seen: list[TrainConfig] = []
-    monkeypatch.setattr("charrnn.cli.app.train", lambda config, *a, **k: seen.append(config) or _Stopped())
-    args = ["train", str(tiny_corpus), "--checkpoint-dir", str(tmp_path / "ck"), "--quiet"]
-    assert invoke(*args, "--preset", "sutskever2011", "--hidden", "32").exit_code == 0
-    config = seen[-1]
-    assert (config.cell, config.num_layers, config.factors, config.seq_len) == ("mrnn", 1, 1500, 250)
-    assert config.hidden_size == 32  # explicit wins
-    assert invoke(*args, "--preset", "mlstm").exit_code == 0
-    assert seen[-1].cell == "mlstm" and seen[-1].hidden_size == PRESETS["mlstm"]["hidden_size"]
-    assert "sutskever2011" in invoke("train", "--help").stdout
-
-
-class _Stopped:
-    stop_reason, step, seconds, best_val_loss, checkpoint_dir, exit_code = "max_steps", 0, 0.0, None, ".", 0
-
-
-def test_the_mrnn_gets_its_own_learning_rate_unless_one_is_given(
-    tmp_path: Path, tiny_corpus: Path, monkeypatch
-):
-    seen: list[TrainConfig] = []
-    monkeypatch.setattr("charrnn.cli.app.train", lambda config, *a, **k: seen.append(config) or _Stopped())
-    args = ["train", str(tiny_corpus), "--checkpoint-dir", str(tmp_path / "ck"), "--quiet"]
-    for extra, lr in [(["--cell", "mrnn"], 2e-3), (["--cell", "mrnn", "--lr", "1e-2"], 1e-2), ([], 6e-3)]:
-        assert invoke(*args, *extra).exit_code == 0
-        assert seen[-1].lr == lr, extra
-    assert invoke(*args, "--preset", "sutskever2011").exit_code == 0
-    assert seen[-1].lr == PRESETS["sutskever2011"]["lr"]

@@ -1,86 +1,171 @@
+"""The checkpoint schema: what it writes it reads back; older versions are migrated; newer,
+foreign, corrupt and code-running files are refused with one clear error."""
+
+import math
 import os
 import pickle
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import CodeRunningPickle, last_checkpoint
 
+from charrnn.data.corpus import Fingerprint
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CheckpointError
-from charrnn.model.checkpoint import FORMAT_VERSION, load_checkpoint, load_model, save_checkpoint
-from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.model.checkpoint import (
+    VERSION,
+    Checkpoint,
+    CorpusRecord,
+    Progress,
+    StepPlan,
+    TrainingRecord,
+    Validation,
+    load_model,
+)
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 
 
-def _payload(model: CharRNN, vocab: Vocabulary) -> dict:
-    return {"model_config": model.config.to_dict(), "vocab": vocab.chars, "model_state": model.state_dict()}
-
-
-@pytest.fixture
-def saved(tmp_path: Path) -> tuple[Path, CharRNN]:
+def _checkpoint(training: bool = True) -> Checkpoint:
     torch.manual_seed(0)
     vocab = Vocabulary.from_text("abcdef\n")
     model = CharRNN(ModelConfig(vocab_size=vocab.size, cell="gru", hidden_size=8, embed_size=4))
+    record = TrainingRecord(
+        config={"corpus": "c.txt", "hidden_size": 8},
+        precision="fp32",
+        progress=Progress(step=7, epoch=1, window=2, chars_seen=700, seconds=1.5, best_val_loss=1.25),
+        plan=StepPlan(
+            total_steps=20, limited_by="max_steps", settled=True, chars_per_sec=1e4, measured_at_step=3
+        ),
+        optimizer={"state": {}, "param_groups": []},
+        carried_state=(torch.randn(1, 2, 8),),
+        rng={"torch": torch.get_rng_state(), "cuda": []},
+        history=(Validation(5, 0.8, 500, 1.0, 1.25, 1.8, 3.5, 99, 1, True),),
+    )
+    return Checkpoint(
+        model=model.config,
+        vocabulary=vocab,
+        weights=model.state_dict(),
+        written_by="test",
+        corpus=CorpusRecord(Fingerprint("c.txt", 10, "ab" * 32), 10, 0.1),
+        training=record if training else None,
+    )
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[Path, Checkpoint]:
+    checkpoint = _checkpoint()
     path = tmp_path / "model.pt"
-    save_checkpoint(_payload(model, vocab), path)
-    return path, model
+    checkpoint.save(path)
+    return path, checkpoint
 
 
-def test_round_trip_gives_identical_logits(saved):
-    path, model = saved
-    loaded = load_model(path, torch.device("cpu"))
+def test_what_is_written_is_read_back(saved):
+    path, written = saved
+    read = Checkpoint.load(path)
+    assert (read.model, read.vocabulary, read.written_by, read.corpus) == (
+        written.model,
+        written.vocabulary,
+        written.written_by,
+        written.corpus,
+    )
+    assert read.format_version == VERSION
+    assert read.training is not None and written.training is not None
+    for name in ("config", "precision", "progress", "plan", "history", "optimizer"):
+        assert getattr(read.training, name) == getattr(written.training, name), name
+    assert torch.equal(read.training.carried_state[0], written.training.carried_state[0])
     ids = torch.randint(0, 7, (2, 10))
-    assert torch.equal(model.eval()(ids)[0], loaded.model.eval()(ids)[0])
-    assert loaded.vocab.chars == "\nabcdef"
+    rebuilt = read.build_model().eval()
+    original = CharRNN(written.model)
+    original.load_state_dict(written.weights)
+    assert torch.equal(rebuilt(ids)[0], original.eval()(ids)[0])
 
 
-class _Exploit:
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
+def test_a_checkpoint_of_format_version_1_is_migrated(tmp_path: Path):
+    """The layout charrnn wrote before the schema: every field at the top level."""
+    new = _checkpoint()
+    assert new.training is not None and new.corpus is not None
+    old = {
+        "format": "charrnn-checkpoint",
+        "format_version": 1,
+        "charrnn_version": "0.1.0",
+        "model_config": new.model.to_dict(),
+        "vocab": new.vocabulary.chars,
+        "model_state": new.weights,
+        "optimizer_state": new.training.optimizer,
+        "train_config": new.training.config,
+        "precision": "fp32",
+        "progress": {
+            "step": 7,
+            "epoch": 1,
+            "window": 2,
+            "chars_seen": 700,
+            "seconds": 1.5,
+            "best_val_loss": 1.25,
+        },
+        "carried_state": list(new.training.carried_state),
+        "rng": new.training.rng,
+        "history": [
+            {"event": "val", **Validation(5, 0.8, 500, 1.0, 1.25, 1.8, 3.5, 99, 1, True).to_record()}
+        ],
+        "corpus": {"path": "c.txt", "size": 10, "sha256": "ab" * 32, "num_chars": 10, "val_frac": 0.1},
+    }
+    torch.save(old, tmp_path / "v1.pt")
+    read = Checkpoint.load(tmp_path / "v1.pt")
+    assert read.format_version == 1 and read.written_by == "0.1.0"
+    assert read.model == new.model and read.corpus == new.corpus
+    assert read.training is not None
+    assert read.training.progress == new.training.progress
+    assert read.training.history == new.training.history
+    assert read.training.plan is None  # version 1 had no step plan: a resumed run plans anew
 
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
+
+def test_a_progress_record_lacking_a_new_field_takes_its_default_and_an_unknown_field_is_refused(saved):
+    path, _ = saved
+    raw = torch.load(path, weights_only=True)
+    del raw["training"]["progress"]["best_val_loss"]
+    torch.save(raw, path)
+    assert Checkpoint.load(path).training.progress.best_val_loss == math.inf
+    raw["model"]["attention_heads"] = 4
+    torch.save(raw, path)
+    with pytest.raises(CheckpointError, match="unknown fields in its model configuration: attention_heads"):
+        Checkpoint.load(path)
 
 
 def test_checkpoint_with_code_is_refused_without_running_it(tmp_path: Path, saved):
-    path, model = saved
+    path, _ = saved
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
-    torch.save({**torch.load(path, weights_only=True), "extra": _Exploit(str(marker))}, evil)
+    torch.save({**torch.load(path, weights_only=True), "extra": CodeRunningPickle(str(marker))}, evil)
     with pytest.raises(CheckpointError, match="refusing to load"):
-        load_checkpoint(evil)
+        Checkpoint.load(evil)
     assert not marker.exists()
 
 
 def test_plain_pickle_with_code_is_refused(tmp_path: Path):
     marker = tmp_path / "pwned2"
     evil = tmp_path / "evil.pkl"
-    evil.write_bytes(pickle.dumps(_Exploit(str(marker))))
+    evil.write_bytes(pickle.dumps(CodeRunningPickle(str(marker))))
     with pytest.raises(CheckpointError):
-        load_checkpoint(evil)
+        Checkpoint.load(evil)
     assert not marker.exists()
 
 
-@pytest.mark.parametrize(
-    "content,message",
-    [
-        (b"", "not a readable checkpoint"),
-        (os.urandom(300), "not a readable checkpoint"),
-        (b"hello, I am text\n" * 10, "not a readable checkpoint"),
-    ],
-)
-def test_garbage_files_are_refused(tmp_path: Path, content: bytes, message: str):
+@pytest.mark.parametrize("content", [b"", os.urandom(300), b"hello, I am text\n" * 10])
+def test_garbage_files_are_refused(tmp_path: Path, content: bytes):
     path = tmp_path / "bad.pt"
     path.write_bytes(content)
-    with pytest.raises(CheckpointError, match=message):
-        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        Checkpoint.load(path)
 
 
 def test_truncated_checkpoint_is_refused(tmp_path: Path, saved):
     path, _ = saved
     cut = tmp_path / "cut.pt"
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(CheckpointError):
-        load_model(cut, torch.device("cpu"))
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        Checkpoint.load(cut)
 
 
 def test_foreign_and_future_checkpoints_are_refused(tmp_path: Path, saved):
@@ -88,26 +173,29 @@ def test_foreign_and_future_checkpoints_are_refused(tmp_path: Path, saved):
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
     with pytest.raises(CheckpointError, match="not a charrnn checkpoint"):
-        load_checkpoint(foreign)
+        Checkpoint.load(foreign)
     future = tmp_path / "future.pt"
-    data = torch.load(path, weights_only=True)
-    torch.save({**data, "format_version": FORMAT_VERSION + 1}, future)
-    with pytest.raises(CheckpointError, match="upgrade charrnn"):
-        load_checkpoint(future)
+    torch.save({**torch.load(path, weights_only=True), "format_version": VERSION + 1}, future)
+    with pytest.raises(
+        CheckpointError, match=f"format version {VERSION + 1}; this charrnn reads up to {VERSION}"
+    ):
+        Checkpoint.load(future)
 
 
 def test_tensors_that_do_not_match_the_config_are_refused(tmp_path: Path, saved):
     path, _ = saved
-    data = torch.load(path, weights_only=True)
-    data["model_config"] = {**data["model_config"], "hidden_size": 9}
+    raw = torch.load(path, weights_only=True)
+    raw["model"] = {**raw["model"], "hidden_size": 9}
     bad = tmp_path / "mismatch.pt"
-    torch.save(data, bad)
-    with pytest.raises(CheckpointError, match="inconsistent"):
-        load_model(bad, torch.device("cpu"))
+    torch.save(raw, bad)
+    with pytest.raises(
+        CheckpointError, match=r"mismatch.pt is inconsistent: Error\(s\) in loading state_dict"
+    ):
+        load_model(bad)
 
 
-def test_failed_write_keeps_the_previous_checkpoint(tmp_path: Path, saved, monkeypatch):
-    path, model = saved
+def test_failed_write_keeps_the_previous_checkpoint(saved, monkeypatch):
+    path, checkpoint = saved
     before = path.read_bytes()
 
     def full_disk(*args, **kwargs):
@@ -115,6 +203,18 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path: Path, saved, monke
 
     monkeypatch.setattr(torch, "save", full_disk)
     with pytest.raises(CheckpointError, match="No space left"):
-        save_checkpoint({"vocab": "x"}, path)
+        checkpoint.save(path)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_trained_checkpoint_holds_what_resume_needs(tmp_path: Path, make_config):
+    from charrnn.train.loop import train
+
+    config = make_config(max_steps=3, eval_every=3, dropout=0.1)
+    train(config)
+    read = last_checkpoint(config.checkpoint_dir)
+    assert read.training is not None and read.corpus is not None
+    assert read.training.progress.step == 3 and [v.step for v in read.training.history] == [3]
+    assert read.training.config["max_steps"] == 3 and read.training.precision == "fp32"
+    assert read.corpus.fingerprint.path == config.corpus and read.corpus.val_frac == config.val_frac

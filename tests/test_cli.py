@@ -2,69 +2,19 @@
 
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from charrnn.cli.app import app
-
-runner = CliRunner()
-
-TINY = [
-    "--hidden",
-    "16",
-    "--embed",
-    "8",
-    "--batch-size",
-    "2",
-    "--seq-len",
-    "8",
-    "--max-steps",
-    "2",
-    "--threads",
-    "1",
-    "--device",
-    "cpu",
-    "--precision",
-    "fp32",
-    "--sample-chars",
-    "0",
-    "--quiet",
-]
-
-
-def without(args: list[str], *flags: str) -> list[str]:
-    """`args` with each of `flags` and its value removed."""
-    out = list(args)
-    for flag in flags:
-        if flag in out:
-            i = out.index(flag)
-            del out[i : i + 2]
-    return out
-
-
-def invoke(*args: str, input: str | None = None):
-    return runner.invoke(app, list(args), input=input)
-
-
-def assert_one_line_error(result, fragment: str) -> None:
-    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error:")
-    assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.stderr + result.stdout
-    assert result.stdout == ""
+from conftest import TINY_ARGS, assert_one_line_error, invoke
 
 
 def test_train_writes_checkpoints_and_nothing_to_stdout(tmp_path: Path, tiny_corpus: Path):
     ck = tmp_path / "ck"
-    result = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *TINY)
+    result = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *TINY_ARGS)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     assert sorted(p.name for p in ck.iterdir()) == [".train.lock", "best.pt", "last.pt", "metrics.jsonl"]
 
 
 def test_progress_goes_to_stderr(tmp_path: Path, tiny_corpus: Path):
-    args = [a for a in TINY if a != "--quiet"]
+    args = [a for a in TINY_ARGS if a != "--quiet"]
     result = invoke(
         "train",
         str(tiny_corpus),
@@ -83,8 +33,8 @@ def test_progress_goes_to_stderr(tmp_path: Path, tiny_corpus: Path):
 
 def test_resume_continues_and_a_second_fresh_run_is_refused(tmp_path: Path, tiny_corpus: Path):
     ck = str(tmp_path / "ck")
-    assert invoke("train", str(tiny_corpus), "--checkpoint-dir", ck, *TINY).exit_code == 0
-    again = invoke("train", str(tiny_corpus), "--checkpoint-dir", ck, *TINY)
+    assert invoke("train", str(tiny_corpus), "--checkpoint-dir", ck, *TINY_ARGS).exit_code == 0
+    again = invoke("train", str(tiny_corpus), "--checkpoint-dir", ck, *TINY_ARGS)
     assert_one_line_error(again, "--resume")
     resumed = invoke("train", "--resume", "--checkpoint-dir", ck, "--max-steps", "4", "--quiet")
     assert resumed.exit_code == 0, resumed.stderr

@@ -5,8 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest_helpers import train_tiny
-from test_cli import assert_one_line_error, invoke
+from conftest import assert_one_line_error, invoke, train_tiny
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,21 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_cli import TINY, invoke, without
+from conftest import TINY_ARGS, invoke, without
 
-from charrnn.model.checkpoint import load_checkpoint
+from charrnn.model.checkpoint import Checkpoint
 
 TIMEOUT = 120
 # batch 4 × 16; two processes get two streams each.
-ARGS = [*without(TINY, "--max-steps", "--quiet"), "--batch-size", "4", "--seq-len", "16", "--log-every", "1"]
+ARGS = [
+    *without(TINY_ARGS, "--max-steps", "--quiet"),
+    "--batch-size",
+    "4",
+    "--seq-len",
+    "16",
+    "--log-every",
+    "1",
+]
 
 
 def _torchrun(*args: str, program: tuple[str, ...] = ("-m", "charrnn")) -> list[str]:
@@ -57,15 +65,15 @@ def test_two_processes_train_like_one_and_their_checkpoint_resumes_in_one(tmp_pa
         assert [r["chars_seen"] for r in a] == [r["chars_seen"] for r in b]
         for x, y in zip(a, b, strict=True):
             assert y[key] == pytest.approx(x[key], rel=1e-5), event
-    w1, w2 = (load_checkpoint(ck / "last.pt") for ck in (one, two))
-    for name, tensor in w1["model_state"].items():
-        assert torch.allclose(tensor, w2["model_state"][name], atol=1e-5), name
-    for a, b in zip(w1["carried_state"], w2["carried_state"], strict=True):
+    w1, w2 = (Checkpoint.load(ck / "last.pt") for ck in (one, two))
+    for name, tensor in w1.weights.items():
+        assert torch.allclose(tensor, w2.weights[name], atol=1e-5), name
+    for a, b in zip(w1.training.carried_state, w2.training.carried_state, strict=True):
         assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)  # all four streams saved
 
     resumed = invoke("train", "--resume", "--checkpoint-dir", str(two), "--max-steps", "8", "--quiet")
     assert resumed.exit_code == 0, resumed.stderr
-    assert load_checkpoint(two / "last.pt")["progress"]["step"] == 8
+    assert Checkpoint.load(two / "last.pt").training.progress.step == 8
 
 
 WORKER = """

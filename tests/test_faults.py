@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_cli import TINY, assert_one_line_error, invoke, without
+from conftest import TINY_ARGS, assert_one_line_error, invoke, without
 
-from charrnn.model.checkpoint import load_checkpoint
-from charrnn.train.observers import read_metrics
+from charrnn.model.checkpoint import Checkpoint
+from charrnn.train.metrics_log import read_metrics
 from charrnn.train.run_dir import LOCK_NAME
 
 # Tiny training that runs until stopped: saves every `--eval-every` steps, logs every step.
-ENDLESS = [*without(TINY, "--max-steps", "--quiet"), "--epochs", "100000", "--log-every", "1"]
+ENDLESS = [*without(TINY_ARGS, "--max-steps", "--quiet"), "--epochs", "100000", "--log-every", "1"]
 TIMEOUT = 60
 
 
@@ -59,9 +59,9 @@ def _temp_files(ck: Path) -> list[str]:
 
 def _assert_good_checkpoint(path: Path) -> int:
     """`path` loads, its weights are finite; its step."""
-    data = load_checkpoint(path)
-    assert all(torch.isfinite(t).all() for t in data["model_state"].values())
-    return int(data["progress"]["step"])
+    data = Checkpoint.load(path)
+    assert all(torch.isfinite(t).all() for t in data.weights.values())
+    return int(data.training.progress.step)
 
 
 def _assert_metrics_continuous(ck: Path) -> None:
@@ -94,7 +94,7 @@ def test_signal_saves_last_checkpoint_exits_and_resumes(tmp_path: Path, tiny_cor
         "train", "--resume", "--checkpoint-dir", str(ck), "--max-steps", str(step + 2), "--quiet"
     )
     assert resumed.exit_code == 0, resumed.stderr
-    assert load_checkpoint(ck / "last.pt")["progress"]["step"] == step + 2
+    assert Checkpoint.load(ck / "last.pt").training.progress.step == step + 2
     _assert_metrics_continuous(ck)
 
 
@@ -114,7 +114,7 @@ def dying_save(obj, f, *args, **kwargs):
     f.flush()
     os.kill(os.getpid(), signal.SIGKILL)
 torch.save = dying_save
-from charrnn.cli.app import main
+from charrnn.cli.entry import main
 sys.argv = ["charrnn", "train", *sys.argv[1:]]
 main()
 """
@@ -194,7 +194,7 @@ def test_a_failing_checkpoint_write_keeps_the_previous_one(
     # last.pt and best.pt at step 2 are written (2 calls); the write at step 4 fails.
     monkeypatch.setattr(os, target, _failing_after(2, error, getattr(os, target)))
     result = invoke(
-        "train", str(tiny_corpus), "--checkpoint-dir", str(ck), *without(TINY, "--max-steps"),
+        "train", str(tiny_corpus), "--checkpoint-dir", str(ck), *without(TINY_ARGS, "--max-steps"),
         "--max-steps", "8", "--eval-every", "2",
     )  # fmt: skip
     monkeypatch.undo()
@@ -207,7 +207,7 @@ def test_a_failing_checkpoint_write_keeps_the_previous_one(
 @pytest.mark.slow
 def test_a_real_file_size_limit_while_saving_keeps_the_previous_checkpoint(tmp_path: Path, tiny_corpus: Path):
     ck = tmp_path / "ck"
-    first = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *TINY)
+    first = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *TINY_ARGS)
     assert first.exit_code == 0, first.stderr
     before = (ck / "last.pt").read_bytes()
     limit = len(before) // 2  # the kernel refuses to grow any file past this (EFBIG)
@@ -255,7 +255,7 @@ def test_exploding_loss_stops_training_and_keeps_the_last_good_checkpoint(make_c
 
 def test_an_absurd_learning_rate_is_stopped_with_the_step_named(tmp_path: Path, tiny_corpus: Path):
     ck = tmp_path / "ck"
-    args = [*without(TINY, "--max-steps"), "--max-steps", "20", "--eval-every", "2", "--log-every", "1"]
+    args = [*without(TINY_ARGS, "--max-steps"), "--max-steps", "20", "--eval-every", "2", "--log-every", "1"]
     result = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *args, "--lr", "1e30")
     assert_one_line_error(result, "training diverged at step 2")
     assert "no checkpoint had been saved yet" in result.stderr
@@ -280,12 +280,12 @@ def test_a_second_training_in_the_same_directory_is_refused_unless_forced(tmp_pa
     ck = tmp_path / "ck"
     holder = _hold_lock(ck)
     try:
-        refused = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *TINY)
+        refused = invoke("train", str(tiny_corpus), "--checkpoint-dir", str(ck), *TINY_ARGS)
         assert_one_line_error(refused, "is in use by another training (pid 4242 on elsewhere since then)")
         assert "--force" in refused.stderr
         assert not (ck / "metrics.jsonl").exists()
         forced = invoke(
-            "train", str(tiny_corpus), "--checkpoint-dir", str(ck), *without(TINY, "--quiet"), "--force"
+            "train", str(tiny_corpus), "--checkpoint-dir", str(ck), *without(TINY_ARGS, "--quiet"), "--force"
         )
         assert forced.exit_code == 0, forced.stderr
         assert "continuing (--force)" in forced.stderr
@@ -316,20 +316,21 @@ def test_a_running_training_holds_its_directory_until_it_is_killed(tmp_path: Pat
 
 @pytest.mark.parametrize("max_steps", [10, 2])  # mid-run validation, and the final one
 def test_a_stop_during_validation_abandons_it_and_saves_at_once(make_config, monkeypatch, max_steps: int):
-    import charrnn.train.loop as train_module
+    import charrnn.train.validation as validation
+    from charrnn.train.loop import train
     from charrnn.train.signals import StopRequest
 
     stop = StopRequest()
-    real_stream_loss = train_module.stream_loss
+    real_stream_loss = validation.stream_loss
 
     def signal_arrives_now(*args, **kwargs):
         stop.request(signal.SIGTERM)  # as if SIGTERM came while validation was starting
         return real_stream_loss(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "stream_loss", signal_arrives_now)
+    monkeypatch.setattr(validation, "stream_loss", signal_arrives_now)
     config = make_config(max_steps=max_steps, eval_every=2)
-    result = train_module.train(config, stop=stop)
+    result = train(config, stop=stop)
     assert (result.stop_reason, result.exit_code, result.step) == ("interrupted", 143, 2)
-    data = load_checkpoint(Path(config.checkpoint_dir) / "last.pt")
-    assert data["progress"]["step"] == 2
-    assert [r for r in data["history"] if r["event"] == "val"] == []  # abandoned, not half-reported
+    data = Checkpoint.load(Path(config.checkpoint_dir) / "last.pt")
+    assert data.training.progress.step == 2
+    assert data.training.history == ()  # abandoned, not half-reported

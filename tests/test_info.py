@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest_helpers import PHRASE, train_tiny
-from test_cli import invoke
+from conftest import PHRASE, invoke, train_tiny
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "mrnn", "mlstm"])

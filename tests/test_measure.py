@@ -5,17 +5,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest_helpers import PHRASE
-from test_cli import assert_one_line_error, invoke
+from conftest import PHRASE, assert_one_line_error, invoke
 
 from charrnn.data.reading import TextStats, read_ids
 from charrnn.data.vocab import Vocabulary
-from charrnn.measure.dynamic import DynamicConfig, DynamicScorer
+from charrnn.measure.config import DynamicConfig, MeasureConfig
+from charrnn.measure.dynamic import DynamicScorer
 from charrnn.measure.loss import StreamScorer, stream_loss
-from charrnn.measure.perplexity import MeasureConfig, measure_text, measure_validation
+from charrnn.measure.perplexity import measure_text, measure_validation
 from charrnn.measure.score import score_candidates
 from charrnn.model.checkpoint import load_model
-from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 
 CPU = torch.device("cpu")
 
@@ -60,6 +61,16 @@ def test_streams_approximate_the_exact_loss():
     assert approx.num_predicted == exact.num_predicted
     assert approx.total_nats != exact.total_nats
     assert approx.nats_per_char == pytest.approx(exact.nats_per_char, rel=0.02)
+
+
+def test_streams_carry_their_state_from_chunk_to_chunk():
+    """Each of the K segments is one stream: cutting it into chunks must not restart its state."""
+    model = _random_model()
+    ids = np.random.default_rng(4).integers(0, 9, 2001)
+    whole = stream_loss(model, ids, CPU, streams=4, chunk_len=4096)  # one chunk per segment
+    for chunk_len in (1, 7, 100):
+        chunked = stream_loss(model, ids, CPU, streams=4, chunk_len=chunk_len)
+        assert chunked.total_nats == pytest.approx(whole.total_nats, rel=1e-5), chunk_len
 
 
 def test_validation_equals_what_training_reported(overfit_dir: Path):

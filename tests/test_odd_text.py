@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli import TINY, invoke, without
+from conftest import TINY_ARGS, invoke, without
 
-from charrnn.model.checkpoint import load_checkpoint
+from charrnn.model.checkpoint import Checkpoint
 
 TEXTS = {
     "emoji": "the 🦌 runs 🏃‍♀️ past 👍🏽 deer 🦌🦌\n",
@@ -43,11 +43,17 @@ def test_valid_odd_text_trains_samples_and_measures(tmp_path: Path, name: str):
     corpus, text = _corpus(tmp_path, name)
     ck = tmp_path / "ck"
     trained = invoke(
-        "train", str(corpus), "--checkpoint-dir", str(ck), *without(TINY, "--max-steps"), "--max-steps", "3"
+        "train",
+        str(corpus),
+        "--checkpoint-dir",
+        str(ck),
+        *without(TINY_ARGS, "--max-steps"),
+        "--max-steps",
+        "3",
     )
     assert trained.exit_code == 0, trained.stderr
     assert trained.stdout == ""
-    vocab = load_checkpoint(ck / "last.pt")["vocab"]
+    vocab = Checkpoint.load(ck / "last.pt").vocabulary.chars
     assert vocab == "".join(sorted(set(text)))  # every character, each once; no byte-order mark
 
     prime = text[:3]

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest_helpers import train_tiny
-from test_cli import assert_one_line_error, invoke
+from conftest import assert_one_line_error, invoke, train_tiny
 
-from charrnn.cli.plot_png import write_png
+from charrnn.cli.plot import write_png
 from charrnn.train.curves import load_curves
-from charrnn.train.observers import read_metrics
+from charrnn.train.metrics_log import read_metrics
 
 
 @pytest.fixture(scope="module")

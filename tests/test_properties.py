@@ -17,7 +17,8 @@ from charrnn.data.text import NOT_TEXT, read_text_chunks
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CorpusError, VocabularyError
 from charrnn.measure.loss import StreamScorer
-from charrnn.model.network import CELLS, CharRNN, ModelConfig
+from charrnn.model.config import CELLS, ModelConfig
+from charrnn.model.network import CharRNN
 
 CPU = torch.device("cpu")
 

@@ -52,7 +52,7 @@ TINY_RESUME = "--max-steps 4"
 
 @pytest.mark.slow
 def test_the_quick_start_and_the_recipes_run_with_tiny_sizes(tmp_path: Path):
-    from conftest_helpers import PHRASE
+    from conftest import PHRASE
 
     for name in ("corpora/tinyshakespeare.txt", "my.txt", "big.txt"):
         (tmp_path / name).parent.mkdir(exist_ok=True)

@@ -4,13 +4,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest_helpers import PHRASE
+from conftest import PHRASE
 
 from charrnn.errors import ConfigError
 from charrnn.generate.sampling import SampleConfig, filter_logits, generate_ids, sample_pieces, sample_text
 from charrnn.generate.stepper import Stepper
 from charrnn.model.checkpoint import load_model
-from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 
 
 @pytest.fixture
@@ -79,18 +80,32 @@ def test_filter_logits_top_k_and_top_p():
     assert kept(filter_logits(logits, top_k=None, top_p=1.0)) == [True] * 4
 
 
-def test_sampled_frequencies_follow_the_tempered_distribution():
-    torch.manual_seed(0)
+def _three_character_model(probabilities: list[float]) -> CharRNN:
+    """A model whose next-character distribution is `probabilities` whatever came before."""
     model = CharRNN(ModelConfig(vocab_size=3, cell="rnn", num_layers=1, hidden_size=2, embed_size=2)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()
-        model.head.bias.copy_(torch.log(torch.tensor([0.6, 0.3, 0.1])))
+        model.head.bias.copy_(torch.log(torch.tensor(probabilities)))
+    return model
+
+
+# Every way a character is drawn: the Gumbel-max path (no filter), and the filtered path (top-k
+# or top-p that keeps every character, so the distribution is unchanged but the path is taken).
+DRAW_PATHS = {"gumbel": {}, "top-k": {"top_k": 3}, "top-p": {"top_p": 1.0 - 1e-9}}
+
+
+@pytest.mark.parametrize("path", DRAW_PATHS)
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
+def test_sampled_frequencies_follow_softmax_of_the_logits_over_the_temperature(path: str, temperature: float):
+    probabilities = torch.tensor([0.6, 0.3, 0.1])
+    model = _three_character_model(probabilities.tolist())
     generator = torch.Generator().manual_seed(0)
-    cfg = SampleConfig(length=20_000, temperature=1.0)
+    cfg = SampleConfig(length=20_000, temperature=temperature, **DRAW_PATHS[path])
     ids = np.concatenate(list(generate_ids(model, np.array([0]), cfg, generator)))
     freq = np.bincount(ids, minlength=3) / len(ids)
-    assert np.allclose(freq, [0.6, 0.3, 0.1], atol=0.015)
+    expected = torch.softmax(torch.log(probabilities) / temperature, dim=0).numpy()
+    assert np.allclose(freq, expected, atol=0.015), (freq, expected)
 
 
 def test_stop_ends_each_sample(overfit_checkpoint):

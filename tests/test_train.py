@@ -1,99 +1,102 @@
+"""Training: the step (summed loss, clipping, the carried state) and the loop around it
+(validation, metrics, divergence, what a run may start from)."""
+
+import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
-from conftest import PHRASE
+import torch.nn.functional as F
+from conftest import PHRASE, Recorder, last_checkpoint
 
+from charrnn.data.corpus import load_corpus, split_train_val
 from charrnn.errors import CheckpointError, ConfigError, TrainingDiverged, VocabularyError
-from charrnn.generate.sampling import sample_text
 from charrnn.measure.loss import stream_loss
-from charrnn.model.checkpoint import load_checkpoint, load_model
+from charrnn.model.checkpoint import Checkpoint, load_model
+from charrnn.model.config import ModelConfig
+from charrnn.model.network import CharRNN
 from charrnn.train.loop import train
-from charrnn.train.observers import TrainObserver, read_metrics
-from charrnn.train.signals import StopRequest
+from charrnn.train.metrics_log import read_metrics
 from charrnn.train.start import config_for_resume
+from charrnn.train.step import train_step
 
 
-class Recorder(TrainObserver):
-    def __init__(self, stop: StopRequest | None = None, stop_at: int | None = None) -> None:
-        self.logs: list[dict[str, Any]] = []
-        self.evals: list[dict[str, Any]] = []
-        self.stop, self.stop_at = stop, stop_at
-
-    def on_log(self, record):
-        self.logs.append(record)
-        if self.stop is not None and record["step"] == self.stop_at:
-            self.stop.request()
-
-    def on_eval(self, record, sample):
-        self.evals.append(record)
+def _tiny_model(cell: str = "lstm") -> CharRNN:
+    torch.manual_seed(0)
+    return CharRNN(ModelConfig(vocab_size=7, cell=cell, num_layers=2, hidden_size=8, embed_size=4))
 
 
-def _weights(checkpoint_dir: str) -> dict[str, torch.Tensor]:
-    return load_checkpoint(Path(checkpoint_dir) / "last.pt")["model_state"]
-
-
-def test_same_seed_gives_the_same_losses(make_config, tmp_path):
-    a, b = Recorder(), Recorder()
-    train(make_config(checkpoint_dir=str(tmp_path / "a"), dropout=0.2), [a])
-    train(make_config(checkpoint_dir=str(tmp_path / "b"), dropout=0.2), [b])
-    losses = [r["train_loss"] for r in a.logs]
-    assert len(losses) == 12
-    assert losses == [r["train_loss"] for r in b.logs]
-    c = Recorder()
-    train(make_config(checkpoint_dir=str(tmp_path / "c"), dropout=0.2, seed=7), [c])
-    assert losses != [r["train_loss"] for r in c.logs]
-
-
-def test_resume_equals_an_uninterrupted_run(make_config, tmp_path):
-    # dropout > 0 so that the RNG state must be restored too; 12 steps cross an epoch boundary
-    common = {"dropout": 0.25, "max_steps": 24, "batch_size": 2, "seq_len": 40}
-    whole = make_config(checkpoint_dir=str(tmp_path / "whole"), **common)
-    result = train(whole)
-    assert result.stop_reason == "max_steps" and result.epoch >= 1
-
-    split = make_config(checkpoint_dir=str(tmp_path / "split"), **common)
-    stop = StopRequest()
-    first = train(split, [Recorder(stop, stop_at=11)], stop=stop)
-    assert first.stop_reason == "interrupted" and first.step == 11 and first.exit_code == 130
-    second = train(config_for_resume(Path(split.checkpoint_dir), {}), resume=True)
-    assert second.step == 24
-
-    w_whole, w_split = _weights(whole.checkpoint_dir), _weights(split.checkpoint_dir)
-    assert w_whole.keys() == w_split.keys()
-    for name in w_whole:
-        assert torch.equal(w_whole[name], w_split[name]), name
-
-
-def test_tiny_corpus_is_overfitted_until_greedy_sampling_reproduces_it(make_config):
-    config = make_config(
-        hidden_size=64, lr=1e-2, max_steps=300, eval_every=300, batch_size=4, seq_len=32, warmup_steps=10
+def test_the_step_loss_is_the_mean_cross_entropy_over_every_time_step_of_every_stream():
+    model = _tiny_model()
+    inputs, targets = torch.randint(0, 7, (3, 6)), torch.randint(0, 7, (3, 6))
+    with torch.no_grad():
+        logits, _ = model(inputs)
+        per_step = [F.cross_entropy(logits[:, t], targets[:, t], reduction="sum") for t in range(6)]
+        last_only = F.cross_entropy(logits[:, -1], targets[:, -1])
+    sgd = torch.optim.SGD(model.parameters(), lr=0.0)
+    result = train_step(
+        model, list(model.parameters()), sgd, inputs, targets, None, lr=0.0, grad_clip=1e9, precision="fp32"
     )
-    result = train(config)
-    assert result.last_val_loss is not None and result.last_val_loss < 0.05
-    loaded = load_model(Path(config.checkpoint_dir) / "last.pt", torch.device("cpu"))
-    text = sample_text(loaded.model, loaded.vocab, prime="t", length=3 * len(PHRASE) - 1, temperature=0)
-    assert "t" + text == PHRASE * 3
+    assert result.loss.item() == pytest.approx(float(sum(per_step)) / 18, rel=1e-6)
+    assert result.loss.item() != pytest.approx(last_only.item(), rel=1e-3)
+
+
+def test_a_huge_gradient_is_clipped_to_the_clip_norm():
+    model = _tiny_model()
+    with torch.no_grad():
+        model.head.weight.mul_(1e4)  # logits in the thousands: a gradient norm far above 1
+    before = [p.detach().clone() for p in model.parameters()]
+    sgd = torch.optim.SGD(model.parameters(), lr=1.0)
+    inputs, targets = torch.randint(0, 7, (3, 6)), torch.randint(0, 7, (3, 6))
+    result = train_step(
+        model, list(model.parameters()), sgd, inputs, targets, None, lr=1.0, grad_clip=0.5, precision="fp32"
+    )
+    moved = math.sqrt(
+        sum(float((p.detach() - b).pow(2).sum()) for p, b in zip(model.parameters(), before, strict=True))
+    )
+    assert result.grad_norm.item() > 100  # what it was before clipping
+    assert moved == pytest.approx(0.5, rel=1e-4)  # SGD at lr 1 moves the weights by the clipped gradient
+
+
+def test_each_window_starts_from_the_previous_windows_state_detached_and_each_epoch_from_zero(
+    make_config, monkeypatch
+):
+    from charrnn.train import loop
+
+    calls = []
+
+    def recording(*args, **kwargs):
+        result = loop_train_step(*args, **kwargs)
+        calls.append((args[5], result.state))  # (the state it started from, the state it left)
+        return result
+
+    loop_train_step = loop.train_step
+    monkeypatch.setattr(loop, "train_step", recording)
+    # batch 4 x 40 on the tiny corpus: 9 windows an epoch
+    train(make_config(batch_size=4, seq_len=40, max_steps=11))
+    assert len(calls) == 11
+    assert calls[0][0] is None and calls[9][0] is None  # window 0 of epochs 1 and 2: zero state
+    for k in (*range(1, 9), 10):
+        started, left_before = calls[k][0], calls[k - 1][1]
+        assert started is not None and all(s is t for s, t in zip(started, left_before, strict=True)), k
+        assert not any(t.requires_grad for t in started)  # carried without its history
 
 
 def test_validation_reported_matches_a_fresh_evaluation_of_the_checkpoint(make_config):
-    rec = Recorder()
+    recorder = Recorder()
     config = make_config(max_steps=6, eval_every=3)
-    train(config, [rec])
-    assert [r["step"] for r in rec.evals] == [3, 6]
-    data = load_checkpoint(Path(config.checkpoint_dir) / "last.pt")
-    loaded = load_model(Path(config.checkpoint_dir) / "last.pt", torch.device("cpu"))
-    from charrnn.data.corpus import load_corpus, split_train_val
-
+    train(config, [recorder])
+    assert [v.validation.step for v in recorder.validations] == [3, 6]
+    loaded = load_model(Path(config.checkpoint_dir) / "last.pt")
     _, val = split_train_val(load_corpus(Path(config.corpus)).ids, config.val_frac)
     report = stream_loss(loaded.model, val, torch.device("cpu"))
-    assert report.nats_per_char == pytest.approx(rec.evals[-1]["val_loss"], rel=1e-6)
-    assert data["history"][-1]["val_loss"] == rec.evals[-1]["val_loss"]
+    reported = recorder.validations[-1].validation.val_loss
+    assert report.nats_per_char == pytest.approx(reported, rel=1e-6)
+    assert loaded.checkpoint.training.history[-1].val_loss == reported
 
 
-def test_metrics_jsonl_has_train_and_val_records(make_config):
+def test_metrics_jsonl_has_train_validation_and_plan_records(make_config):
     config = make_config(max_steps=4, eval_every=2, log_every=2)
     train(config)
     everything = read_metrics(Path(config.checkpoint_dir) / "metrics.jsonl")
@@ -111,8 +114,6 @@ def test_metrics_jsonl_has_train_and_val_records(make_config):
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(make_config, monkeypatch):
-    from charrnn.model.network import CharRNN
-
     real_forward = CharRNN.forward
     training_calls = {"n": 0}
 
@@ -129,9 +130,9 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(make_config,
     with pytest.raises(TrainingDiverged, match="diverged at step 3"):
         train(config)
     for name in ("last.pt", "best.pt"):
-        data = load_checkpoint(Path(config.checkpoint_dir) / name)
-        assert data["progress"]["step"] == 2
-        assert all(torch.isfinite(t).all() for t in data["model_state"].values())
+        saved = Checkpoint.load(Path(config.checkpoint_dir) / name)
+        assert saved.training.progress.step == 2
+        assert all(torch.isfinite(t).all() for t in saved.weights.values())
 
 
 def test_fresh_run_refuses_to_overwrite_a_saved_run(make_config):
@@ -153,13 +154,13 @@ def test_resume_refuses_a_different_corpus(make_config, tmp_path):
 def test_resume_refuses_architecture_changes(make_config):
     config = make_config(max_steps=2)
     train(config)
-    with pytest.raises(ConfigError, match="--hidden-size|--hidden"):
+    with pytest.raises(ConfigError, match="^--hidden cannot change on --resume"):
         config_for_resume(Path(config.checkpoint_dir), {"hidden_size": 64})
     extended = config_for_resume(Path(config.checkpoint_dir), {"max_steps": 5})
     assert extended.max_steps == 5 and extended.hidden_size == config.hidden_size
 
 
-def test_init_from_fine_tunes_with_the_checkpoint_vocabulary(make_config, tmp_path):
+def test_init_from_fine_tunes_with_the_checkpoint_vocabulary_and_architecture(make_config, tmp_path):
     base = make_config(max_steps=2)
     train(base)
     new_corpus = tmp_path / "new.txt"
@@ -168,9 +169,9 @@ def test_init_from_fine_tunes_with_the_checkpoint_vocabulary(make_config, tmp_pa
         corpus=str(new_corpus), checkpoint_dir=str(tmp_path / "tuned"), hidden_size=999, max_steps=2
     )
     train(tuned, init_from=Path(base.checkpoint_dir) / "last.pt")
-    data = load_checkpoint(Path(tuned.checkpoint_dir) / "last.pt")
-    assert data["vocab"] == load_checkpoint(Path(base.checkpoint_dir) / "last.pt")["vocab"]
-    assert data["model_config"]["hidden_size"] == 32
+    saved = last_checkpoint(tuned.checkpoint_dir)
+    assert saved.vocabulary == last_checkpoint(base.checkpoint_dir).vocabulary
+    assert saved.model.hidden_size == 32
 
     foreign = tmp_path / "foreign.txt"
     foreign.write_text("QXZ! " * 200)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -16,7 +14,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from charrnn.train.observers import RunInfo, TrainObserver
+from charrnn.measure.loss import LN2
+from charrnn.train.loop import TrainResult
+from charrnn.train.observers import PlanSettled, RunStarted, StepsLogged, TrainObserver, Validated
 
 
 class RichReporter(TrainObserver):
@@ -36,50 +36,50 @@ class RichReporter(TrainObserver):
         )
         self.task: TaskID | None = None
 
-    def on_start(self, info: RunInfo) -> None:
-        verb = f"resuming at step {info.start_step}" if info.resumed else "training"
+    def on_start(self, event: RunStarted) -> None:
+        verb = f"resuming at step {event.start_step}" if event.resumed else "training"
         self.console.print(
-            f"[bold]{verb}[/] on {escape(info.corpus_path)}: {info.train_chars:,} train / "
-            f"{info.val_chars:,} val characters, vocabulary {info.vocab_size}, "
-            f"{info.num_parameters:,} parameters, {info.device} {info.precision} "
-            f"({info.threads} thread{'s' if info.threads != 1 else ''}) → {escape(info.checkpoint_dir)}/"
+            f"[bold]{verb}[/] on {escape(event.corpus_path)}: {event.train_chars:,} train / "
+            f"{event.val_chars:,} val characters, vocabulary {event.vocab_size}, "
+            f"{event.num_parameters:,} parameters, {event.device} {event.precision} "
+            f"({event.threads} thread{'s' if event.threads != 1 else ''}) → {escape(event.checkpoint_dir)}/"
         )
         self.progress.start()
         self.task = self.progress.add_task(
             "train",
-            total=info.total_steps,
-            completed=info.start_step,
-            epoch=info.start_step / info.windows_per_epoch,
+            total=event.total_steps,
+            completed=event.start_step,
+            epoch=event.start_step / event.windows_per_epoch,
             train_bpc="–",
             val_bpc="–",
             speed="–",
         )
 
-    def on_log(self, record: dict[str, Any]) -> None:
-        if self.task is None:
-            return
-        self.progress.update(
-            self.task,
-            completed=record["step"],
-            epoch=record["epoch"],
-            train_bpc=f"{record['train_bpc']:.3f}",
-            speed=f"{record['chars_per_sec']:,.0f}",
-        )
-
-    def on_eval(self, record: dict[str, Any], sample: str) -> None:
+    def on_log(self, event: StepsLogged) -> None:
         if self.task is not None:
-            self.progress.update(self.task, completed=record["step"], val_bpc=f"{record['val_bpc']:.3f}")
-        mark = " [green]best[/]" if record["best"] else ""
+            self.progress.update(
+                self.task,
+                completed=event.step,
+                epoch=event.epoch,
+                train_bpc=f"{event.train_bpc:.3f}",
+                speed=f"{event.chars_per_sec:,.0f}",
+            )
+
+    def on_validation(self, event: Validated) -> None:
+        v = event.validation
+        if self.task is not None:
+            self.progress.update(self.task, completed=v.step, val_bpc=f"{v.val_bpc:.3f}")
+        mark = " [green]best[/]" if v.best else ""
         self.progress.console.print(
-            f"step {record['step']}: val {record['val_loss']:.4f} nats/char, "
-            f"{record['val_bpc']:.4f} bits/char, perplexity {record['val_perplexity']:.2f}{mark}"
+            f"step {v.step}: val {v.val_loss:.4f} nats/char, "
+            f"{v.val_bpc:.4f} bits/char, perplexity {v.val_perplexity:.2f}{mark}"
         )
-        if sample:
-            self.progress.console.print(Text(sample, style="dim"))
+        if event.sample:
+            self.progress.console.print(Text(event.sample, style="dim"))
 
-    def on_plan(self, record: dict[str, Any]) -> None:
+    def on_plan(self, event: PlanSettled) -> None:
         if self.task is not None:
-            self.progress.update(self.task, total=record["total_steps"])
+            self.progress.update(self.task, total=event.plan.total_steps)
 
     def on_message(self, text: str) -> None:
         self.progress.console.print(text, markup=False, highlight=False)
@@ -87,3 +87,14 @@ class RichReporter(TrainObserver):
     def close(self) -> None:
         if self.task is not None:  # stopping a display never started would print a blank line
             self.progress.stop()
+
+    def summary(self, result: TrainResult) -> None:
+        """One line for the end of the run: why it stopped, where, and how well it did."""
+        best = "–"
+        if result.best_val_loss is not None:
+            best = f"{result.best_val_loss:.4f} nats/char ({result.best_val_loss / LN2:.4f} bits/char)"
+        files = "last.pt, best.pt" if result.best_val_loss is not None else "last.pt"
+        self.console.print(
+            f"stopped ({result.stop_reason.replace('_', ' ')}) at step {result.step} after "
+            f"{result.seconds:.0f} s; best val {best}; checkpoints in {result.checkpoint_dir}/ ({files})"
+        )

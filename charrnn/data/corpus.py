@@ -28,6 +28,9 @@ class Fingerprint:
     def to_dict(self) -> dict[str, str | int]:
         return {"path": self.path, "size": self.size, "sha256": self.sha256}
 
+    def same_content(self, other: Fingerprint) -> bool:
+        return self.sha256 == other.sha256
+
     @classmethod
     def from_dict(cls, d: dict) -> Fingerprint:
         return cls(path=str(d["path"]), size=int(d["size"]), sha256=str(d["sha256"]))

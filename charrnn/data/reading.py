@@ -14,9 +14,8 @@ import numpy as np
 
 from charrnn.data.text import CHUNK_BYTES, STDIN, read_text_chunks
 from charrnn.data.vocab import Vocabulary, describe_chars
-from charrnn.errors import ConfigError, VocabularyError
-
-UNKNOWN_POLICIES = ("skip", "error")
+from charrnn.errors import VocabularyError
+from charrnn.options import UNKNOWN_POLICIES, check_choice
 
 
 @dataclass
@@ -39,8 +38,7 @@ def read_ids(
 ) -> Iterator[np.ndarray]:
     """Ids of a text's known characters, a chunk at a time; `stats` counts what was read, and
     `on_text` sees every chunk of text as read (e.g. the compressor baselines)."""
-    if unknown not in UNKNOWN_POLICIES:
-        raise ConfigError(f"--unknown must be one of {', '.join(UNKNOWN_POLICIES)}, not {unknown!r}")
+    check_choice("--unknown", unknown, UNKNOWN_POLICIES)
     name = "stdin" if source == STDIN else source
     for text in read_text_chunks(source, chunk_bytes):
         ids, unknown_at = vocab.encode_known(text)

@@ -43,6 +43,12 @@ class Vocabulary:
     def size(self) -> int:
         return len(self.chars)
 
+    @property
+    def line_start(self) -> str:
+        """What text with no context is taken to follow (sampling with no prime, scoring with no
+        --context): a new line, else a space, else the first character."""
+        return next((c for c in ("\n", " ") if c in self.chars), self.chars[0])
+
     @cached_property
     def _sorted_points(self) -> np.ndarray:
         return _code_points(self.chars)

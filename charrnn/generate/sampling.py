@@ -124,14 +124,6 @@ def generate_ids(
         model.train(was_training)
 
 
-def default_prime(vocab: Vocabulary) -> str:
-    """Where generation starts when no prime is given: a new line, else a space, else any character."""
-    for candidate in ("\n", " "):
-        if candidate in vocab.chars:
-            return candidate
-    return vocab.chars[0]
-
-
 def sample_text(
     model: CharRNN,
     vocab: Vocabulary,
@@ -161,7 +153,7 @@ def sample_pieces(
     A sample ends after its first occurrence of `stop` (included); generation ends when every
     sample has ended or `config.length` characters were generated.
     """
-    start = vocab.encode(prime) if prime else vocab.encode(default_prime(vocab))
+    start = vocab.encode(prime) if prime else vocab.encode(vocab.line_start)
     texts: list[list[str]] = [[] for _ in range(config.num_samples)]
     tails = [""] * config.num_samples
     done = [False] * config.num_samples

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from charrnn.model.cells import MULTIPLICATIVE
+from charrnn.model.config import MULTIPLICATIVE
 from charrnn.model.network import CharRNN
 from charrnn.runtime import ids_to_device
 

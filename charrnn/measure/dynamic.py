@@ -16,34 +16,18 @@ from segment to segment, as in truncated back-propagation.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn.errors import ConfigError
+from charrnn.measure.config import DynamicConfig
 from charrnn.measure.loss import LossReport
 from charrnn.model.network import CharRNN, State, detach_state
 
 EPS = 1e-8
 FLOOR = 0.1
-
-
-@dataclass(frozen=True)
-class DynamicConfig:
-    lr: float = 3e-4
-    decay: float = 0.01
-    seg_len: int = 50
-
-    def __post_init__(self) -> None:
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"--dynamic-lr must be > 0, not {self.lr}")
-        if not 0 <= self.decay <= 1:
-            raise ConfigError(f"--dynamic-decay must be in [0, 1], not {self.decay}")
-        if self.seg_len < 1:
-            raise ConfigError(f"--dynamic-seg-len must be >= 1, not {self.seg_len}")
 
 
 def _segment_grads(

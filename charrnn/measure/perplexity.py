@@ -9,41 +9,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from charrnn.data.corpus import Fingerprint, load_corpus, split_train_val
-from charrnn.data.reading import UNKNOWN_POLICIES, TextStats, read_ids
+from charrnn.data.corpus import load_corpus, split_train_val
+from charrnn.data.reading import TextStats, read_ids
 from charrnn.errors import ConfigError, CorpusError
 from charrnn.measure.baselines import CompressorBaselines
-from charrnn.measure.dynamic import DynamicConfig, DynamicScorer, gradient_ms
+from charrnn.measure.config import MeasureConfig
+from charrnn.measure.dynamic import DynamicScorer, gradient_ms
 from charrnn.measure.loss import LossReport, StreamScorer, stream_loss
-from charrnn.model.checkpoint import LoadedModel
-from charrnn.runtime import check_precision_name
+from charrnn.model.checkpoint import LoadedModel, default_checkpoint, load_model
+from charrnn.runtime import choose_device, choose_precision
 
 VAL_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class MeasureConfig:
-    streams: int = 1  # 1 = exact; K > 1: K contiguous segments side by side (approximate)
-    unknown: str = "skip"
-    baselines: bool = True
-    precision: str = "fp32"
-    dynamic: DynamicConfig | None = None
-
-    def __post_init__(self) -> None:
-        if self.streams < 1:
-            raise ConfigError(f"--streams must be >= 1, not {self.streams}")
-        if self.unknown not in UNKNOWN_POLICIES:
-            raise ConfigError(f"--unknown must be one of {', '.join(UNKNOWN_POLICIES)}, not {self.unknown!r}")
-        check_precision_name(self.precision)
-        if self.dynamic is not None and self.streams > 1:
-            raise ConfigError("--dynamic reads the text in order: use it with --streams 1")
 
 
 @dataclass(frozen=True)
@@ -126,21 +109,20 @@ def measure_text(
 
 def validation_ids(loaded: LoadedModel, checkpoint: Path) -> tuple[np.ndarray, np.ndarray, str]:
     """(train ids, validation ids, corpus path) of the corpus the checkpoint was trained on."""
-    info = loaded.data.get("corpus")
-    if not isinstance(info, dict) or "path" not in info or "val_frac" not in info:
+    record = loaded.checkpoint.corpus
+    if record is None:
         raise CorpusError(f"{checkpoint} does not say which corpus it was trained on: give a FILE to measure")
-    stored = Fingerprint.from_dict(info)
-    path = Path(stored.path)
-    if not path.is_file():
+    stored = record.fingerprint
+    if not Path(stored.path).is_file():
         raise CorpusError(
             f"{checkpoint} was trained on {stored.path}, which is not there any more: give a FILE to measure"
         )
-    corpus = load_corpus(path, loaded.vocab)
-    if corpus.fingerprint.sha256 != stored.sha256:
+    corpus = load_corpus(Path(stored.path), loaded.vocab)
+    if not corpus.fingerprint.same_content(stored):
         raise CorpusError(
             f"{stored.path} has changed since {checkpoint} was trained on it: give a FILE to measure"
         )
-    train, val = split_train_val(corpus.ids, float(info["val_frac"]))
+    train, val = split_train_val(corpus.ids, record.val_frac)
     return train, val, stored.path
 
 
@@ -157,10 +139,9 @@ def measure_validation(
     ms = gradient_ms(loaded.model, train, config.dynamic.seg_len, device) if config.dynamic else None
     chunks = (val[start : start + VAL_CHUNK] for start in range(0, len(val), VAL_CHUNK))
     result = _score(loaded, f"{path} (validation)", chunks, config, device, ms, stats, baselines)
-    history = loaded.data.get("history") or []
-    reported = [h["val_loss"] for h in history if isinstance(h, dict) and "val_loss" in h]
-    if reported:
-        result = replace(result, reported_val_loss=float(reported[-1]))
+    training = loaded.checkpoint.training
+    if training is not None and training.history:
+        result = replace(result, reported_val_loss=training.history[-1].val_loss)
     return result
 
 
@@ -222,3 +203,45 @@ def _score(
 def _need_two(num_known: int, name: str) -> None:
     if num_known < 2:
         raise CorpusError(f"{name}: fewer than two characters the model knows, nothing to predict")
+
+
+@dataclass(frozen=True)
+class PerplexityReport:
+    """What `charrnn perplexity` measured: one result per text, and their total."""
+
+    checkpoint: Path
+    config: MeasureConfig
+    results: list[TextResult]
+
+    @property
+    def total(self) -> dict[str, Any]:
+        return total_of(self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The --json document."""
+        doc: dict[str, Any] = {
+            "checkpoint": str(self.checkpoint),
+            "exact": self.config.streams == 1,
+            "streams": self.config.streams,
+            "texts": [r.to_dict() for r in self.results],
+            "total": self.total,
+        }
+        if self.config.dynamic is not None:
+            doc["dynamic_config"] = asdict(self.config.dynamic)
+        return doc
+
+
+def measure_perplexity(
+    files: list[str], checkpoint: Path | None, config: MeasureConfig, device_name: str = "cpu"
+) -> PerplexityReport:
+    """Measure `files` ("-" = stdin), or with none the validation part of the training corpus."""
+    if files.count("-") > 1:
+        raise ConfigError("stdin (-) can be read only once")
+    device = choose_device(device_name)
+    config = replace(config, precision=choose_precision(config.precision, device))
+    path = checkpoint or default_checkpoint()
+    loaded = load_model(path, device)
+    if not files:
+        return PerplexityReport(path, config, [measure_validation(loaded, path, config, device)])
+    ms = training_ms(loaded, path, config.dynamic.seg_len, device) if config.dynamic else None
+    return PerplexityReport(path, config, [measure_text(loaded, f, config, device, ms) for f in files])

@@ -8,15 +8,18 @@ candidates of any length are compared by their total log-probability.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from charrnn.data.text import decode_utf8, read_bytes
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError, VocabularyError
-from charrnn.generate.sampling import default_prime
 from charrnn.measure.loss import LN2
+from charrnn.model.checkpoint import default_checkpoint, load_model
 from charrnn.model.network import CharRNN
+from charrnn.runtime import choose_device
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def score_candidates(
         raise ConfigError("give at least one text to score (arguments or --file)")
     if any(not c for c in candidates):
         raise ConfigError("a candidate text is empty")
-    ctx = _encode(vocab, context or default_prime(vocab), "--context", device)[None]  # (1, C)
+    ctx = _encode(vocab, context or vocab.line_start, "--context", device)[None]  # (1, C)
     encoded = [_encode(vocab, t, f"candidate {i + 1} ({t[:40]!r})", device) for i, t in enumerate(candidates)]
     was_training = model.training
     model.eval()
@@ -77,3 +80,39 @@ def score_candidates(
         model.train(was_training)
     order = sorted(range(len(candidates)), key=lambda i: nats[i])
     return [Scored(text=candidates[i], nats=nats[i], rank=r + 1) for r, i in enumerate(order)]
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    checkpoint: Path
+    context: str
+    scored: list[Scored]
+
+    def to_dict(self) -> dict[str, object]:
+        """The --json document."""
+        return {
+            "checkpoint": str(self.checkpoint),
+            "context": self.context,
+            "candidates": [s.to_dict() for s in self.scored],
+        }
+
+
+def score_texts(
+    texts: list[str],
+    *,
+    file: Path | None = None,
+    context: str = "",
+    checkpoint: Path | None = None,
+    device_name: str = "cpu",
+) -> ScoreReport:
+    """`texts` and the lines of `file` (empty lines skipped), ranked by the checkpoint's model."""
+    candidates = list(texts)
+    if file is not None:
+        lines = decode_utf8(read_bytes(file, what="candidates file"), str(file)).splitlines()
+        candidates += [line for line in lines if line]
+    device = choose_device(device_name)
+    path = checkpoint or default_checkpoint()
+    loaded = load_model(path, device)
+    return ScoreReport(
+        path, context, score_candidates(loaded.model, loaded.vocab, candidates, context, device)
+    )

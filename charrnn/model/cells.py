@@ -18,8 +18,6 @@ import math
 import torch
 from torch import nn
 
-MULTIPLICATIVE = ("mrnn", "mlstm")
-
 
 def _uniform_(*params: torch.Tensor, fan_in: int) -> None:
     bound = 1.0 / math.sqrt(fan_in)

@@ -1,74 +1,281 @@
-"""Versioned, atomic, safe checkpoints: a dict of tensors and plain values, nothing pickled beyond that.
+"""The checkpoint file: one versioned, typed schema, and the only code that reads or writes it.
 
-A checkpoint rebuilds its model alone (config + vocabulary + weights) and, for `train --resume`,
-carries everything needed to continue exactly: optimizer, schedule position, stream position,
-carried hidden state and RNG state.
+A checkpoint is a torch.save file of a dict of tensors and plain values, written atomically
+(a temporary file beside it, fsynced, then os.replace) and read with weights_only=True, so that
+loading one cannot run code. Every other module sees `Checkpoint`; the dict's keys appear
+nowhere else. Older format versions are migrated forward as they are read; newer and foreign
+files are refused with one clear line.
+
+    Checkpoint (format version 2)
+    ├─ model: ModelConfig, vocabulary, weights     rebuild the network alone (build_model)
+    ├─ written_by                                  the charrnn version that wrote it
+    ├─ corpus: CorpusRecord                        path, size, sha256, characters, val fraction
+    └─ training: TrainingRecord                    what `train --resume` needs to go on exactly:
+       config (TrainConfig's fields), precision, progress, plan, optimizer state, carried
+       state, random-number state, and the validations so far (history)
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import re
 import tempfile
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from charrnn.data.corpus import Fingerprint
 from charrnn.data.vocab import Vocabulary
-from charrnn.errors import CheckpointError
-from charrnn.model.network import CharRNN, ModelConfig
+from charrnn.errors import CharRNNError, CheckpointError
+from charrnn.model.config import ModelConfig, known_fields
+from charrnn.model.network import CharRNN
+from charrnn.options import DEFAULT_CHECKPOINT_DIR
 
 FORMAT = "charrnn-checkpoint"
-FORMAT_VERSION = 1
-REQUIRED_KEYS = ("format", "format_version", "model_config", "vocab", "model_state")
+VERSION = 2
 TEMP_SUFFIX = ".tmp"  # a write in progress is ".NAME.<random>.tmp" beside NAME
 
 
-def _temp_prefix(path: Path) -> str:
-    return f".{path.name}."
+@dataclass
+class Progress:
+    """Where a training run stands, after its last completed step."""
+
+    step: int = 0
+    epoch: int = 0  # completed epochs
+    window: int = 0  # next window index within the current epoch
+    chars_seen: int = 0
+    seconds: float = 0.0  # training time of the whole run, every invocation together
+    best_val_loss: float = math.inf
 
 
-def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
-    """Write atomically: a temporary file in the same directory, fsynced, then os.replace.
+@dataclass(frozen=True)
+class StepPlan:
+    """How many steps a run takes (train/plan.py makes it)."""
 
-    A crash or a full disk at any moment leaves the previous checkpoint at `path` untouched.
-    """
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    total_steps: int
+    limited_by: str  # which limit set total_steps: "epochs", "max_steps" or "max_minutes"
+    settled: bool  # False while a time budget may still shorten the plan (before it is measured)
+    chars_per_sec: float | None = None  # the training speed a budget was turned into steps with
+    measured_at_step: int | None = None
+
+
+@dataclass(frozen=True)
+class Validation:
+    """One pass over the validation text, as logged to metrics.jsonl ("event": "val")."""
+
+    step: int
+    epoch: float
+    chars_seen: int
+    seconds: float
+    val_loss: float  # nats per character
+    val_bpc: float
+    val_perplexity: float
+    val_chars: int
+    val_streams: int
+    best: bool
+
+    def to_record(self) -> dict[str, Any]:
+        return {"event": "val", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class CorpusRecord:
+    fingerprint: Fingerprint
+    num_chars: int
+    val_frac: float
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    config: dict[str, Any]  # TrainConfig's fields (train/config.py reads them back)
+    precision: str  # as resolved: "fp32" or "bf16"
+    progress: Progress
+    plan: StepPlan | None
+    optimizer: dict[str, Any]  # torch.optim state_dict
+    carried_state: tuple[torch.Tensor, ...]  # (L, B, H) each, fp32; () at an epoch start
+    rng: dict[str, Any]  # {"torch": ByteTensor, "cuda": [ByteTensor, ...]}
+    history: tuple[Validation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    model: ModelConfig
+    vocabulary: Vocabulary
+    weights: dict[str, torch.Tensor]
+    written_by: str
+    corpus: CorpusRecord | None = None
+    training: TrainingRecord | None = field(default=None, repr=False)
+    format_version: int = VERSION  # the version the file was written in (older ones are migrated)
+
+    def build_model(self, device: torch.device | str = "cpu") -> CharRNN:
+        """The network this checkpoint describes, with its weights; mismatches are CheckpointErrors."""
+        try:
+            if self.vocabulary.size != self.model.vocab_size:
+                raise ValueError(
+                    f"vocabulary of {self.vocabulary.size} characters, config says {self.model.vocab_size}"
+                )
+            model = CharRNN(self.model)
+            model.load_state_dict(self.weights, strict=True)
+        except Exception as e:  # any inconsistency inside the file means the file is bad
+            raise CheckpointError(f"is inconsistent: {_first_line(e)}") from None
+        return model.to(device)
+
+    def save(self, path: Path) -> None:
+        atomic_write(path, lambda f: torch.save(self._to_raw(), f))
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device | str = "cpu") -> Checkpoint:
+        raw = _read(path, device)
+        try:
+            return replace(cls._from_raw(_migrate(raw)), format_version=raw["format_version"])
+        except CheckpointError as e:  # "is incomplete: …", "has unknown fields …"
+            raise CheckpointError(f"{path} {e}") from None
+        except (CharRNNError, KeyError, TypeError, ValueError, AttributeError) as e:
+            raise CheckpointError(f"{path} is inconsistent: {_first_line(e)}") from None
+
+    # -- the dict in the file (version 2) -----------------------------------------------------
+    def _to_raw(self) -> dict[str, Any]:
+        raw: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": VERSION,
+            "written_by": self.written_by,
+            "model": self.model.to_dict(),
+            "vocabulary": self.vocabulary.chars,
+            "weights": self.weights,
+            "corpus": None,
+            "training": None,
+        }
+        if self.corpus is not None:
+            c = self.corpus
+            raw["corpus"] = {**c.fingerprint.to_dict(), "num_chars": c.num_chars, "val_frac": c.val_frac}
+        if self.training is not None:
+            t = self.training
+            raw["training"] = {
+                "config": dict(t.config),
+                "precision": t.precision,
+                "progress": asdict(t.progress),
+                "plan": asdict(t.plan) if t.plan is not None else None,
+                "optimizer": t.optimizer,
+                "carried_state": [s.float() for s in t.carried_state],
+                "rng": t.rng,
+                "history": [asdict(v) for v in t.history],
+            }
+        return raw
+
+    @classmethod
+    def _from_raw(cls, raw: dict[str, Any]) -> Checkpoint:
+        missing = [k for k in ("model", "vocabulary", "weights") if raw.get(k) is None]
+        if missing:
+            raise CheckpointError(f"is incomplete: missing {', '.join(missing)}")
+        corpus = raw.get("corpus")
+        training = raw.get("training")
+        return cls(
+            model=ModelConfig.from_dict(dict(raw["model"])),
+            vocabulary=Vocabulary(str(raw["vocabulary"])),
+            weights=dict(raw["weights"]),
+            written_by=str(raw.get("written_by", "unknown")),
+            corpus=None
+            if corpus is None
+            else CorpusRecord(
+                Fingerprint.from_dict(corpus), int(corpus["num_chars"]), float(corpus["val_frac"])
+            ),
+            training=None if training is None else _training_from_raw(training),
+        )
+
+
+def _training_from_raw(t: dict[str, Any]) -> TrainingRecord:
+    plan = t.get("plan")
+    return TrainingRecord(
+        config=dict(t["config"]),
+        precision=str(t["precision"]),
+        progress=Progress(**known_fields(Progress, dict(t["progress"]), "progress")),
+        plan=None if plan is None else StepPlan(**known_fields(StepPlan, dict(plan), "plan")),
+        optimizer=dict(t["optimizer"]),
+        carried_state=tuple(t.get("carried_state") or ()),
+        rng=dict(t["rng"]),
+        history=tuple(
+            Validation(**known_fields(Validation, dict(v), "history")) for v in t.get("history") or ()
+        ),
+    )
+
+
+def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
+    """Bring a file of any older format version up to VERSION."""
+    if raw.get("format_version") == 1:
+        raw = _from_version_1(raw)
+    return raw
+
+
+def _from_version_1(old: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 (charrnn up to 0.1.0) kept every field at the top level under other names; its
+    history held the validation records with an "event" key."""
+    missing = [k for k in ("model_config", "vocab", "model_state") if k not in old]
+    if missing:
+        raise CheckpointError(f"is incomplete: missing {', '.join(missing)}")
+    training = None
+    if "train_config" in old:
+        history = [{k: v for k, v in r.items() if k != "event"} for r in old.get("history") or []]
+        training = {
+            "config": old["train_config"],
+            "precision": old.get("precision", "fp32"),
+            "progress": old["progress"],
+            "plan": old.get("plan"),
+            "optimizer": old["optimizer_state"],
+            "carried_state": old.get("carried_state") or [],
+            "rng": old["rng"],
+            "history": history,
+        }
+    return {
+        "format": FORMAT,
+        "format_version": 2,
+        "written_by": old.get("charrnn_version", "unknown"),
+        "model": old["model_config"],
+        "vocabulary": old["vocab"],
+        "weights": old["model_state"],
+        "corpus": old.get("corpus"),
+        "training": training,
+    }
+
+
+# -- the file ----------------------------------------------------------------------------------
+def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
+    """Write with `write(file)` to a temporary file beside `path`, fsync, then os.replace: a crash
+    or a full disk at any moment leaves the previous file at `path` untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
     except BaseException as e:
         Path(tmp_name).unlink(missing_ok=True)
         if isinstance(e, (OSError, RuntimeError)):  # torch.save reports a failed write as RuntimeError
-            reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0]
+            reason = getattr(e, "strerror", None) or _first_line(e)
             raise CheckpointError(f"could not write checkpoint {path}: {reason}") from None
         raise
 
 
 def remove_unfinished_writes(directory: Path, names: tuple[str, ...]) -> int:
-    """Delete the temporary files of writes to `names` that a killed process never finished; how many.
-
-    Only call this while holding the directory (run_lock): a live writer's file would go too.
-    """
+    """Delete the temporary files of writes to `names` that a killed process never finished; how
+    many. Only while holding the directory (train/run_dir.py): a live writer's file would go too."""
     removed = 0
     for name in names:
-        for tmp in directory.glob(f"{_temp_prefix(directory / name)}*{TEMP_SUFFIX}"):
+        for tmp in directory.glob(f".{name}.*{TEMP_SUFFIX}"):
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Load a checkpoint's data safely (weights_only: no code can run) and check its format."""
+def _read(path: Path, device: torch.device | str) -> dict[str, Any]:
+    """The file's dict, loaded safely (no code can run), with its format and version checked."""
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.is_dir():
@@ -76,7 +283,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     try:
         with warnings.catch_warnings():  # torch warns about foreign pickles; the refusal says enough
             warnings.simplefilter("ignore")
-            data = torch.load(path, map_location=device, weights_only=True)
+            raw = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
         code = re.search(r"GLOBAL ([\w.]+)", str(e))
         if code is None:  # not a pickle of plain data at all
@@ -86,49 +293,24 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
             "data (loading it could run arbitrary code)"
         ) from None
     except Exception as e:  # zip, EOF, key and OS errors all mean: unreadable
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint ({first_line})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({_first_line(e)})") from None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a charrnn checkpoint")
-    version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    version = raw.get("format_version")
+    if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint format version {version}; this charrnn reads up to "
-            f"{FORMAT_VERSION}: upgrade charrnn"
+            f"{path} has checkpoint format version {version}; this charrnn reads up to {VERSION}: "
+            "upgrade charrnn"
         )
-    missing = [k for k in REQUIRED_KEYS if k not in data]
-    if missing:
-        raise CheckpointError(f"{path} is incomplete: missing {', '.join(missing)}")
-    return data
+    return raw
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    model: CharRNN
-    vocab: Vocabulary
-    data: dict[str, Any]
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
-def model_from_checkpoint(data: dict[str, Any], path: Path, device: torch.device) -> LoadedModel:
-    """Rebuild the model and vocabulary a checkpoint describes; mismatches are CheckpointErrors."""
-    try:
-        config = ModelConfig.from_dict(dict(data["model_config"]))
-        vocab = Vocabulary(str(data["vocab"]))
-        if vocab.size != config.vocab_size:
-            raise ValueError(f"vocabulary of {vocab.size} characters, config says {config.vocab_size}")
-        model = CharRNN(config)
-        model.load_state_dict(data["model_state"], strict=True)
-    except Exception as e:  # any inconsistency inside the file means the file is bad
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is inconsistent: {first_line}") from None
-    return LoadedModel(model=model.to(device), vocab=vocab, data=data)
-
-
-def load_model(path: Path, device: torch.device) -> LoadedModel:
-    return model_from_checkpoint(load_checkpoint(path, device), path, device)
-
-
-def default_checkpoint(checkpoint_dir: Path = Path("checkpoints")) -> Path:
+def default_checkpoint(checkpoint_dir: Path = DEFAULT_CHECKPOINT_DIR) -> Path:
     """best.pt, else last.pt, of a checkpoint directory."""
     for name in ("best.pt", "last.pt"):
         if (checkpoint_dir / name).is_file():
@@ -137,3 +319,23 @@ def default_checkpoint(checkpoint_dir: Path = Path("checkpoints")) -> Path:
         f"no checkpoint in {checkpoint_dir}/ (looked for best.pt and last.pt): train one with "
         "`charrnn train`, or pass --checkpoint PATH"
     )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A checkpoint and the network it rebuilds, on a device."""
+
+    model: CharRNN
+    checkpoint: Checkpoint
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return self.checkpoint.vocabulary
+
+
+def load_model(path: Path, device: torch.device | str = "cpu") -> LoadedModel:
+    checkpoint = Checkpoint.load(path, device)
+    try:
+        return LoadedModel(checkpoint.build_model(device), checkpoint)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path} {e}") from None

@@ -2,57 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 from torch import nn
 
-from charrnn.errors import ConfigError
-from charrnn.model.cells import MULTIPLICATIVE, MultiplicativeStack
-
-CELLS = ("lstm", "gru", "rnn", *MULTIPLICATIVE)
+from charrnn.model.cells import MultiplicativeStack
+from charrnn.model.config import MULTIPLICATIVE, ModelConfig
 
 # A recurrent state is a tuple of (num_layers, B, hidden) tensors: (h, c) for an LSTM, (h,) otherwise.
 State = tuple[torch.Tensor, ...]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int
-    cell: str = "lstm"
-    num_layers: int = 2
-    hidden_size: int = 512
-    embed_size: int = 64
-    dropout: float = 0.0
-    factors: int = 0  # mrnn/mlstm: size of the multiplicative factor layer; 0 = hidden_size
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ConfigError(f"--cell must be one of {', '.join(CELLS)}, not {self.cell!r}")
-        for name in ("vocab_size", "num_layers", "hidden_size", "embed_size"):
-            if getattr(self, name) <= 0:
-                flag = {"num_layers": "--layers", "hidden_size": "--hidden", "embed_size": "--embed"}
-                raise ConfigError(f"{flag.get(name, name)} must be positive, not {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"--dropout must be in [0, 1), not {self.dropout}")
-        if self.factors < 0:
-            raise ConfigError(f"--factors must be >= 0 (0 = the hidden size), not {self.factors}")
-
-    @property
-    def factor_size(self) -> int:
-        return self.factors or self.hidden_size
-
-    @property
-    def has_cell_state(self) -> bool:
-        return self.cell in ("lstm", "mlstm")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        return cls(**d)
 
 
 _RECURRENT = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}

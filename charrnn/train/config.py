@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from charrnn.errors import ConfigError
-from charrnn.model.network import ModelConfig
+from charrnn.model.config import ModelConfig, known_fields
+from charrnn.options import DEFAULT_CHECKPOINT_DIR, DEVICES, PRECISIONS, check_choice, flag_of
+
+DEFAULT_CORPUS = Path("corpora") / "tinyshakespeare.txt"
+
+
+def default_corpus() -> Path:
+    """The shipped Tiny Shakespeare: from the working directory, else beside the source tree."""
+    if DEFAULT_CORPUS.exists():
+        return DEFAULT_CORPUS
+    beside_package = Path(__file__).resolve().parents[2] / DEFAULT_CORPUS
+    return beside_package if beside_package.exists() else DEFAULT_CORPUS
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     corpus: str
-    checkpoint_dir: str = "checkpoints"
+    checkpoint_dir: str = str(DEFAULT_CHECKPOINT_DIR)
     # model
     cell: str = "lstm"
     num_layers: int = 2
@@ -48,18 +60,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.model_config(vocab_size=1)  # validates the architecture fields
-        positive = {
-            "batch_size": "--batch-size",
-            "seq_len": "--seq-len",
-            "epochs": "--epochs",
-            "eval_every": "--eval-every",
-            "val_streams": "--val-streams",
-            "log_every": "--log-every",
-        }
-        for name, flag in positive.items():
+        check_choice("--device", self.device, DEVICES)
+        check_choice("--precision", self.precision, PRECISIONS)
+        for name in ("batch_size", "seq_len", "epochs", "eval_every", "val_streams", "log_every"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):  # written so that NaN fails too
-                raise ConfigError(f"{flag} must be positive, not {value}")
+                raise ConfigError(f"{flag_of(name)} must be positive, not {value}")
         checks = [
             (0.0 < self.val_frac < 1.0, "--val-frac must be in (0, 1)", self.val_frac),
             (self.lr > 0 and math.isfinite(self.lr), "--lr must be positive", self.lr),
@@ -97,6 +103,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> TrainConfig:
+        """From a checkpoint's training record: options it lacks take today's defaults."""
+        return cls(**known_fields(cls, record, "training configuration"))
 
 
 # What `--resume` may change: limits (a changed limit re-plans the run), reporting, and where and

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from charrnn.errors import CheckpointError
-from charrnn.train.observers import read_metrics
+from charrnn.train.metrics_log import read_metrics
 
 Series = list[tuple[float, float]]  # (characters seen, value)
 

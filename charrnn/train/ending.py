@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from charrnn.errors import TrainingDiverged
+from charrnn.model.checkpoint import StepPlan
 from charrnn.train import distributed
 from charrnn.train.divergence import DivergenceGuard
-from charrnn.train.plan import LIMITS, StepPlan
+from charrnn.train.plan import LIMITS
 from charrnn.train.signals import StopRequest
 
 

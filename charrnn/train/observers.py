@@ -1,19 +1,22 @@
-"""Training reports: the observer interface and the metrics.jsonl writer."""
+"""What training reports, as typed events, and the observers that receive them.
+
+The loop tells its observers what happened; it never prints. The CLI's progress display
+(cli/progress.py) and metrics.jsonl (metrics_log.py) are observers; so is any test.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
-from charrnn.errors import CheckpointError
+if TYPE_CHECKING:  # only names here: reading metrics.jsonl (charrnn plot) needs no PyTorch
+    from charrnn.model.checkpoint import StepPlan, Validation
 
 
 @dataclass(frozen=True)
-class RunInfo:
-    """What a run is about to do, told to observers once at the start."""
+class RunStarted:
+    """What a run is about to do, told once at the start."""
 
     corpus_path: str
     checkpoint_dir: str
@@ -30,74 +33,88 @@ class RunInfo:
     resumed: bool
 
 
+@dataclass(frozen=True)
+class StepsLogged:
+    """The training steps since the last log line, every --log-every steps."""
+
+    step: int
+    epoch: float
+    chars_seen: int
+    seconds: float
+    train_loss: float  # nats per character, the mean over the steps since the last log line
+    train_bpc: float
+    lr: float
+    chars_per_sec: float
+    total_steps: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {"event": "train", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A validation pass, every --eval-every steps and at the end, and a sample of the model."""
+
+    validation: Validation
+    sample: str
+
+
+@dataclass(frozen=True)
+class PlanSettled:
+    """The step plan was fixed (train/plan.py)."""
+
+    step: int
+    epoch: float
+    chars_seen: int
+    seconds: float
+    plan: StepPlan
+
+    def to_record(self) -> dict[str, Any]:
+        where = {k: v for k, v in asdict(self).items() if k != "plan"}
+        return {"event": "plan", **where, **asdict(self.plan)}
+
+
 class TrainObserver:
-    """Receives training events; override what you need. Records are plain JSON-ready dicts."""
+    """Receives training events; override what you need."""
 
-    def on_start(self, info: RunInfo) -> None:
+    def on_start(self, event: RunStarted) -> None:
         pass
 
-    def on_log(self, record: dict[str, Any]) -> None:
+    def on_log(self, event: StepsLogged) -> None:
         pass
 
-    def on_eval(self, record: dict[str, Any], sample: str) -> None:
+    def on_validation(self, event: Validated) -> None:
         pass
 
-    def on_plan(self, record: dict[str, Any]) -> None:
-        """The step plan was settled (plan.py): total_steps, limited_by, the measured speed."""
+    def on_plan(self, event: PlanSettled) -> None:
+        pass
 
     def on_message(self, text: str) -> None:
         pass
 
 
-class MetricsLog(TrainObserver):
-    """Appends one JSON object per log line and per evaluation to CHECKPOINT_DIR/metrics.jsonl."""
+class Observers(TrainObserver):
+    """Several observers as one: each event goes to each, in order."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, observers: Sequence[TrainObserver]) -> None:
+        self.observers = list(observers)
 
-    def _append(self, record: dict[str, Any]) -> None:
-        try:
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-        except OSError as e:
-            raise CheckpointError(f"could not write {self.path}: {e.strerror or e}") from None
+    def on_start(self, event: RunStarted) -> None:
+        for observer in self.observers:
+            observer.on_start(event)
 
-    def on_log(self, record: dict[str, Any]) -> None:
-        self._append(record)
+    def on_log(self, event: StepsLogged) -> None:
+        for observer in self.observers:
+            observer.on_log(event)
 
-    def on_eval(self, record: dict[str, Any], sample: str) -> None:
-        self._append(record)
+    def on_validation(self, event: Validated) -> None:
+        for observer in self.observers:
+            observer.on_validation(event)
 
-    def on_plan(self, record: dict[str, Any]) -> None:
-        self._append(record)
+    def on_plan(self, event: PlanSettled) -> None:
+        for observer in self.observers:
+            observer.on_plan(event)
 
-
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl; a line torn by a killed process is left out."""
-    records = []
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-    return records
-
-
-def rewind_metrics(path: Path, step: int) -> None:
-    """Keep only the records up to `step` (the checkpoint a resumed run continues from).
-
-    A run killed after its last checkpoint logged steps that the resumed run will log again.
-    """
-    if not path.exists():
-        return
-    kept = [r for r in read_metrics(path) if isinstance(r.get("step"), int) and r["step"] <= step]
-    tmp = path.with_name(f".{path.name}.rewind.tmp")
-    try:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"could not write {path}: {e.strerror or e}") from None
+    def on_message(self, text: str) -> None:
+        for observer in self.observers:
+            observer.on_message(text)

@@ -19,8 +19,8 @@ the checkpoint and metrics.jsonl): `--max-steps N --max-minutes 0` repeats it ex
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+
+from charrnn.model.checkpoint import StepPlan
 
 # What the plan leaves unused of the remaining budget: speed drifts during a run.
 SAFETY = 0.97
@@ -32,30 +32,6 @@ MEASURE_STEPS = 10
 MEASURE_SECONDS = 3.0
 
 LIMITS = ("epochs", "max_steps", "max_minutes")
-
-
-@dataclass(frozen=True)
-class StepPlan:
-    total_steps: int
-    limited_by: str  # which limit set total_steps: "epochs", "max_steps" or "max_minutes"
-    settled: bool  # False while a time budget may still shorten the plan (before it is measured)
-    chars_per_sec: float | None = None  # the training speed a budget was turned into steps with
-    measured_at_step: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> StepPlan:
-        speed = d.get("chars_per_sec")
-        at = d.get("measured_at_step")
-        return cls(
-            total_steps=int(d["total_steps"]),
-            limited_by=str(d["limited_by"]),
-            settled=bool(d["settled"]),
-            chars_per_sec=None if speed is None else float(speed),
-            measured_at_step=None if at is None else int(at),
-        )
 
 
 def steps_asked_for(windows_per_epoch: int, epochs: float, max_steps: int | None) -> StepPlan:

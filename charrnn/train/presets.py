@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from charrnn.errors import ConfigError
+from charrnn.options import check_choice
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Sutskever, Martens & Hinton (2011), "Generating Text with Recurrent Neural Networks": one
@@ -51,8 +51,8 @@ def describe_presets() -> str:
 def apply_preset(name: str | None, options: dict[str, Any], explicit: dict[str, Any]) -> dict[str, Any]:
     """`options` with the preset's values (if any), then the chosen cell's defaults, in place of
     every option not given explicitly; a preset's own values are not overridden by the cell's."""
-    if name is not None and name not in PRESETS:
-        raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, not {name!r}")
+    if name is not None:
+        check_choice("--preset", name, PRESETS)
     preset = PRESETS[name] if name is not None else {}
     chosen = {**options, **{k: v for k, v in preset.items() if k not in explicit}}
     cell_defaults = CELL_DEFAULTS.get(chosen["cell"], {})

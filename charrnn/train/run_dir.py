@@ -1,4 +1,5 @@
-"""One training at a time per checkpoint directory.
+"""A run's directory (--checkpoint-dir): the files a run owns, one training at a time, and what a
+killed or replaced run left behind cleared before a run writes there.
 
 The lock is an operating-system file lock (the `filelock` package: flock on Unix, LockFileEx on
 Windows), so it dies with its process: a run killed with -9 leaves a lock file that the next run
@@ -17,8 +18,38 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from charrnn.errors import CheckpointError
+from charrnn.model.checkpoint import remove_unfinished_writes
+from charrnn.train.metrics_log import rewind_metrics
 
 LOCK_NAME = ".train.lock"
+RUN_FILES = ("metrics.jsonl", "best.pt", "last.pt")
+
+
+def last_checkpoint_path(directory: Path) -> Path:
+    return directory / "last.pt"
+
+
+def metrics_path(directory: Path) -> Path:
+    return directory / "metrics.jsonl"
+
+
+def existing_run(directory: Path) -> Path | None:
+    """A checkpoint a run left in `directory`, if any (a fresh run will not overwrite it)."""
+    return next((p for p in (directory / "last.pt", directory / "best.pt") if p.exists()), None)
+
+
+def clear_leftovers(directory: Path, *, resumed_at: int | None) -> int:
+    """Make the directory hold only what this run continues from; how many unfinished writes
+    of a killed run were removed. A resumed run's metrics.jsonl is cut back to its checkpoint's
+    step; a fresh run (which start_run allowed only on an empty directory or with --force)
+    removes the old run's files. Only while holding the lock."""
+    removed = remove_unfinished_writes(directory, RUN_FILES)
+    if resumed_at is not None:
+        rewind_metrics(metrics_path(directory), resumed_at)
+    else:
+        for name in RUN_FILES:
+            (directory / name).unlink(missing_ok=True)
+    return removed
 
 
 def _holder_description(lock_path: Path) -> str:

@@ -1,96 +1,193 @@
-"""Where a run starts from: nothing (fresh), its own last.pt (--resume) or another checkpoint
-(--init-from); and the checks that keep a continued run the same run."""
+"""Where a run starts: nothing (fresh), its own last.pt (--resume) or another checkpoint
+(--init-from). `start_run` reads and checks every input and builds the model, the optimizer and
+the plan, writing nothing; `snapshot` is its inverse, the checkpoint of a run as it stands."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from charrnn.data.corpus import Corpus, Fingerprint, load_corpus
+from charrnn import __version__
+from charrnn.data.batching import StreamLayout, stream_layout
+from charrnn.data.corpus import Corpus, Fingerprint, load_corpus, split_train_val
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CheckpointError, ConfigError, VocabularyError
-from charrnn.model.checkpoint import load_checkpoint, model_from_checkpoint
-from charrnn.runtime import bf16_support, choose_precision
-from charrnn.train.config import RESUMABLE_OVERRIDES, TrainConfig
-from charrnn.train.plan import LIMITS, StepPlan
+from charrnn.model.checkpoint import (
+    Checkpoint,
+    CorpusRecord,
+    LoadedModel,
+    Progress,
+    StepPlan,
+    TrainingRecord,
+    Validation,
+    load_model,
+)
+from charrnn.model.network import CharRNN, State
+from charrnn.options import flag_of
+from charrnn.runtime import bf16_support, choose_device, choose_precision, configure_threads, physical_cores
+from charrnn.train import distributed
+from charrnn.train.config import RESUMABLE_OVERRIDES, TrainConfig, default_corpus
+from charrnn.train.plan import LIMITS, steps_asked_for
+from charrnn.train.presets import apply_preset
+from charrnn.train.run_dir import existing_run, last_checkpoint_path
 
 
-@dataclass(frozen=True)
-class Start:
-    config: TrainConfig  # for --init-from: the architecture replaced by the checkpoint's
+@dataclass
+class Run:
+    """Everything one training invocation works with, ready for its next step."""
+
+    config: TrainConfig
+    world: distributed.World
+    device: torch.device
+    precision: str  # "fp32" or "bf16", as resolved
+    threads: int
     corpus: Corpus
-    saved: dict[str, Any] | None  # the whole last.pt when resuming
-    model_state: dict[str, torch.Tensor] | None  # weights to start from (resume or fine-tune)
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    layout: StreamLayout
+    rows: slice  # this rank's block of the global batch's streams
+    model: CharRNN
+    forward: torch.nn.Module  # what the step calls: the model, or DistributedDataParallel around it
+    optimizer: torch.optim.Optimizer
+    plan: StepPlan
+    progress: Progress = field(default_factory=Progress)
+    history: list[Validation] = field(default_factory=list)
+    carried: State | None = None  # this rank's streams' state after the last window
+    resumed: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def budget_seconds(self) -> float | None:
+        return None if self.config.max_minutes is None else self.config.max_minutes * 60
+
+    @property
+    def epoch(self) -> float:
+        """Epochs done, fractions included."""
+        return self.progress.epoch + self.progress.window / self.layout.windows_per_epoch
 
 
-def load_start(
-    config: TrainConfig, device: torch.device, *, resume: bool, init_from: Path | None, force: bool
-) -> Start:
+def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, force: bool) -> Run:
+    check_start_options(resume, init_from)
+    world = distributed.world_from_env()
+    device = distributed.start(world, choose_device(config.device))
+    threads = configure_threads(config.threads or max(1, physical_cores() // world.local_size))
+    torch.manual_seed(config.seed)
     last = last_checkpoint_path(Path(config.checkpoint_dir))
-    existing = [p for p in (last, last.with_name("best.pt")) if p.exists()]
-    if not resume and existing and not force:
+    if not resume and not force and (existing := existing_run(Path(config.checkpoint_dir))):
         raise CheckpointError(
-            f"{existing[0]} already exists: add --resume to continue that run, --force to start "
+            f"{existing} already exists: add --resume to continue that run, --force to start "
             "over (overwriting it), or choose another --checkpoint-dir"
         )
-    saved = load_checkpoint(last, device) if resume else None
-    source = init_from or last
-    base = load_checkpoint(source, device) if init_from else saved
-    loaded = model_from_checkpoint(base, source, device) if base else None
-    if init_from is not None and loaded is not None:
-        # Fine-tuning keeps the checkpoint's architecture and vocabulary; dropout may change.
-        arch = loaded.model.config
+    base = load_model(init_from or last, device) if (resume or init_from) else None
+    if init_from is not None and base is not None:  # fine-tuning keeps the architecture; dropout may change
+        arch = base.model.config
         config = replace(
             config,
-            cell=arch.cell,
-            num_layers=arch.num_layers,
-            hidden_size=arch.hidden_size,
-            embed_size=arch.embed_size,
-            factors=arch.factors,
+            **{k: getattr(arch, k) for k in ("cell", "num_layers", "hidden_size", "embed_size", "factors")},
         )
-    corpus = _load_training_corpus(config, loaded.vocab if loaded else None)
+    saved = base.checkpoint.training if resume and base is not None else None
+    if resume and saved is None:
+        raise CheckpointError(f"{last} holds no training state to resume")
+    corpus = _load_training_corpus(config, base.vocab if base else None)
+    if resume and base is not None and base.checkpoint.corpus is not None:
+        _check_same_corpus(base.checkpoint.corpus.fingerprint, corpus.fingerprint, last)
+    precision, warning = run_precision(saved, config, device)
+    train_ids, val_ids = split_train_val(corpus.ids, config.val_frac)
+    layout = stream_layout(train_ids, config.batch_size, config.seq_len)
+    model = CharRNN(config.model_config(corpus.vocab.size)).to(device)
+    if base is not None:
+        model.load_state_dict(base.model.state_dict())
+    asked = steps_asked_for(layout.windows_per_epoch, config.epochs, config.max_steps)
+    run = Run(
+        config=config,
+        world=world,
+        device=device,
+        precision=precision,
+        threads=threads,
+        corpus=corpus,
+        train_ids=train_ids,
+        val_ids=val_ids,
+        layout=layout,
+        rows=distributed.rows_of(world, config.batch_size),
+        model=model,
+        forward=torch.nn.parallel.DistributedDataParallel(model) if world.active else model,
+        optimizer=torch.optim.AdamW(
+            model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay
+        ),
+        plan=replace(asked, settled=config.max_minutes is None),
+        warnings=[warning] if warning else [],
+    )
     if saved is not None:
-        _check_same_corpus(Fingerprint.from_dict(saved["corpus"]), corpus.fingerprint, last)
-    state = loaded.model.state_dict() if loaded else None
-    return Start(config=config, corpus=corpus, saved=saved, model_state=state)
+        _restore(run, saved)
+    return run
 
 
-def continued_plan(saved: dict[str, Any] | None, config: TrainConfig) -> StepPlan | None:
-    """The plan a resumed run continues: the saved one while --epochs, --max-steps and
-    --max-minutes are as saved; None (plan anew) for a fresh run or when a limit changed."""
-    if saved is None or not saved.get("plan"):
+def _restore(run: Run, saved: TrainingRecord) -> None:
+    run.optimizer.load_state_dict(saved.optimizer)
+    run.progress = replace(saved.progress)
+    run.history = list(saved.history)
+    if saved.carried_state:
+        run.carried = tuple(t[:, run.rows].to(run.device).float() for t in saved.carried_state)
+    run.plan = continued_plan(saved, run.config) or run.plan
+    run.resumed = True
+    torch.set_rng_state(saved.rng["torch"].cpu())
+    if torch.cuda.is_available() and saved.rng.get("cuda"):
+        torch.cuda.set_rng_state_all([s.cpu() for s in saved.rng["cuda"]])
+
+
+def snapshot(run: Run, carried: State | None) -> Checkpoint:
+    """The checkpoint of `run` as it stands, with the global batch's `carried` state."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    corpus = run.corpus
+    return Checkpoint(
+        model=run.model.config,
+        vocabulary=corpus.vocab,
+        weights=run.model.state_dict(),
+        written_by=__version__,
+        corpus=CorpusRecord(corpus.fingerprint, int(len(corpus.ids)), run.config.val_frac),
+        training=TrainingRecord(
+            config=run.config.to_dict(),
+            precision=run.precision,
+            progress=replace(run.progress),
+            plan=run.plan,
+            optimizer=run.optimizer.state_dict(),
+            carried_state=tuple(carried or ()),
+            rng={"torch": torch.get_rng_state(), "cuda": cuda},
+            history=tuple(run.history),
+        ),
+    )
+
+
+def continued_plan(saved: TrainingRecord, config: TrainConfig) -> StepPlan | None:
+    """The saved plan while --epochs, --max-steps and --max-minutes are as saved; else None (plan
+    anew: a changed limit re-plans the run, which is how a finished run is extended)."""
+    if saved.plan is None or any(saved.config.get(limit) != getattr(config, limit) for limit in LIMITS):
         return None
-    before = saved["train_config"]
-    if any(before.get(limit) != getattr(config, limit) for limit in LIMITS):
-        return None
-    return StepPlan.from_dict(dict(saved["plan"]))
+    return saved.plan
 
 
-def run_precision(saved: dict[str, Any] | None, config: TrainConfig, device: torch.device) -> tuple[str, str]:
+def run_precision(saved: TrainingRecord | None, config: TrainConfig, device: torch.device) -> tuple[str, str]:
     """(the precision to train in, a warning or ""). A resumed run keeps the precision it was
     trained in, unless --precision is given again; a fresh run resolves --precision here."""
-    recorded = saved.get("precision") if saved is not None else None
-    asked_before = saved["train_config"].get("precision") if saved is not None else None
-    if recorded is None or config.precision != asked_before:
+    if saved is None or config.precision != saved.config.get("precision"):
         chosen = choose_precision(config.precision, device)
-        changed = recorded is not None and chosen != recorded
-        warning = (
-            f"warning: this run was trained in {recorded} and continues in {chosen}: it will not be "
-            "bitwise equal to a run never interrupted"
-            if changed
-            else ""
+        if saved is None or chosen == saved.precision:
+            return chosen, ""
+        return chosen, (
+            f"warning: this run was trained in {saved.precision} and continues in {chosen}: it will "
+            "not be bitwise equal to a run never interrupted"
         )
-        return chosen, warning
     support = bf16_support(device)
-    if recorded == "bf16" and not support.runs:
+    if saved.precision == "bf16" and not support.runs:
         raise ConfigError(
             f"this run was trained in bf16, which cannot run on {support.hardware}: resume it where "
             "bf16 runs (a CPU with AVX-512 or a GPU with bf16), or add --precision fp32 to continue in fp32"
         )
-    return str(recorded), ""
+    return saved.precision, ""
 
 
 def check_start_options(resume: bool, init_from: Path | None) -> None:
@@ -98,29 +195,49 @@ def check_start_options(resume: bool, init_from: Path | None) -> None:
         raise ConfigError("--resume and --init-from cannot be combined")
 
 
-def last_checkpoint_path(checkpoint_dir: Path) -> Path:
-    return checkpoint_dir / "last.pt"
+def config_from_options(
+    options: dict[str, Any],
+    explicit: dict[str, Any],
+    *,
+    corpus: Path | None,
+    preset: str | None,
+    resume: bool,
+    init_from: Path | None,
+) -> TrainConfig:
+    """The configuration `charrnn train` asks for: `options` holds every option's value (given or
+    default), `explicit` those given on the command line. A resumed run keeps its saved
+    configuration but for the resumable options given; a fresh one starts from the preset, if
+    any, under the options given."""
+    check_start_options(resume, init_from)
+    if preset is not None and resume:
+        raise ConfigError("--preset cannot be combined with --resume (the run keeps its configuration)")
+    if resume:
+        config = config_for_resume(Path(options["checkpoint_dir"]), explicit)
+        return replace(config, corpus=str(corpus)) if corpus is not None else config
+    chosen = apply_preset(preset, options, explicit)
+    return TrainConfig(**{**chosen, "corpus": str(corpus or default_corpus())})
 
 
-def config_for_resume(checkpoint_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
+def config_for_resume(checkpoint_dir: Path, explicit: dict[str, Any]) -> TrainConfig:
     """The saved run's configuration with the explicitly given, resumable options applied."""
-    data = load_checkpoint(last_checkpoint_path(checkpoint_dir))
-    saved = TrainConfig(**dict(data["train_config"]))
+    loaded: LoadedModel = load_model(last_checkpoint_path(checkpoint_dir))
+    training = loaded.checkpoint.training
+    if training is None:
+        raise CheckpointError(f"{last_checkpoint_path(checkpoint_dir)} holds no training state to resume")
+    saved = TrainConfig.from_record(training.config)
+    names = {f.name for f in fields(TrainConfig)}
     refused = sorted(
         k
-        for k, v in overrides.items()
-        if k not in RESUMABLE_OVERRIDES
-        and v != getattr(saved, k, v)
-        and k in {f.name for f in fields(TrainConfig)}
+        for k, v in explicit.items()
+        if k in names and k not in RESUMABLE_OVERRIDES and v != getattr(saved, k)
     )
     if refused:
-        names = ", ".join("--" + k.replace("_", "-") for k in refused)
+        flags = ", ".join(flag_of(k) for k in refused)
         raise ConfigError(
-            f"{names} cannot change on --resume (the run continues with its saved configuration); "
+            f"{flags} cannot change on --resume (the run continues with its saved configuration); "
             "use --init-from to start a new run from these weights"
         )
-    allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES}
-    return replace(saved, **allowed)
+    return replace(saved, **{k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
 
 
 def _load_training_corpus(config: TrainConfig, vocab: Vocabulary | None) -> Corpus:
@@ -131,20 +248,9 @@ def _load_training_corpus(config: TrainConfig, vocab: Vocabulary | None) -> Corp
 
 
 def _check_same_corpus(stored: Fingerprint, current: Fingerprint, checkpoint: Path) -> None:
-    if stored.sha256 != current.sha256:
+    if not current.same_content(stored):
         raise CheckpointError(
             f"{checkpoint} was trained on {stored.path} (sha256 {stored.sha256[:12]}…), but "
             f"{current.path} differs (sha256 {current.sha256[:12]}…): resume on the same corpus, "
             "or fine-tune with --init-from"
         )
-
-
-def restore_rng(rng: dict[str, Any]) -> None:
-    torch.set_rng_state(rng["torch"].cpu())
-    if torch.cuda.is_available() and rng.get("cuda"):
-        torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-
-
-def rng_state() -> dict[str, Any]:
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-    return {"torch": torch.get_rng_state(), "cuda": cuda}

@@ -1,0 +1,88 @@
+"""`charrnn info`: what a checkpoint holds, as a table on stderr or one JSON object on stdout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from charrnn.cli.output import err_console, print_json, user_errors
+from charrnn.options import DEFAULT_CHECKPOINT_DIR
+
+
+def info_command(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A checkpoint, or a directory of them (default: checkpoints/: best.pt, else last.pt)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object on stdout instead of a table.")
+    ] = False,
+) -> None:
+    """What a checkpoint holds: model, vocabulary, corpus, training progress and validation.
+
+    Example: charrnn info checkpoints/best.pt --json
+    """
+    with user_errors():
+        from charrnn.measure.info import describe_checkpoint
+        from charrnn.model.checkpoint import default_checkpoint
+
+        path = checkpoint if checkpoint is not None and not checkpoint.is_dir() else None
+        info = describe_checkpoint(path or default_checkpoint(checkpoint or DEFAULT_CHECKPOINT_DIR))
+        if as_json:
+            print_json(info)
+        else:
+            err_console.print(_info_table(info))
+
+
+def _show_chars(chars: list[str]) -> str:
+    return " ".join(repr(c) if not c.isprintable() or c.isspace() else c for c in chars)
+
+
+def _info_table(info: dict[str, Any]) -> Table:
+    model, vocab, corpus, train = info["model"], info["vocabulary"], info["corpus"], info["training"]
+    table = Table(title=info["checkpoint"], show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    factors = (
+        f", {model['factors'] or model['hidden_size']} factors" if model["cell"] in ("mrnn", "mlstm") else ""
+    )
+    shape = f"{model['num_layers']} × {model['hidden_size']} {model['cell']}{factors}"
+    table.add_row(
+        "model",
+        f"{shape}, embedding {model['embed_size']}, dropout {model['dropout']:g}; "
+        f"{model['parameters']:,} parameters",
+    )
+    table.add_row("vocabulary", f"{vocab['size']} characters: {_show_chars(vocab['chars'])}")
+    if corpus:
+        table.add_row(
+            "corpus",
+            f"{corpus['path']}, {corpus['size']:,} bytes, {corpus['num_chars']:,} characters, "
+            f"sha256 {corpus['sha256'][:16]}…, validation {corpus['val_frac']}",
+        )
+    if train["step"] is not None:
+        table.add_row(
+            "training",
+            f"step {train['step']:,}, {train['epochs']:.2f} epochs, {train['chars_seen']:,} characters, "
+            f"{train['seconds'] / 60:.1f} min, {train['precision']}",
+        )
+    if plan := train.get("plan"):
+        settled = "" if plan["settled"] else ", not yet settled against the time budget"
+        table.add_row(
+            "plan", f"{plan['total_steps']:,} steps, set by --{plan['limited_by'].replace('_', '-')}{settled}"
+        )
+    for which in ("best", "last"):
+        nats = train.get(f"{which}_val_nats_per_char")
+        if nats is not None:
+            table.add_row(
+                f"{which} validation",
+                f"{nats:.4f} nats/char, {train[f'{which}_val_bits_per_char']:.4f} bits/char",
+            )
+    if train["config"]:
+        table.add_row("configuration", ", ".join(f"{k}={v}" for k, v in train["config"].items()))
+    table.add_row("format", f"version {info['format_version']}, written by charrnn {info['charrnn_version']}")
+    return table

@@ -1,0 +1,155 @@
+"""`charrnn train`: its options, declared once, with their defaults taken from TrainConfig."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from charrnn.cli.output import err_console, user_errors
+from charrnn.options import DEFAULT_CHECKPOINT_DIR
+from charrnn.train.config import TrainConfig
+from charrnn.train.presets import describe_presets
+
+
+def _default(name: str) -> Any:
+    """Defaults live once, in TrainConfig."""
+    return TrainConfig.__dataclass_fields__[name].default
+
+
+def train_command(
+    ctx: typer.Context,
+    corpus: Annotated[
+        Path | None,
+        typer.Argument(help="UTF-8 text to train on (default: corpora/tinyshakespeare.txt)."),
+    ] = None,
+    checkpoint_dir: Annotated[
+        Path, typer.Option(help="Where last.pt, best.pt and metrics.jsonl go.")
+    ] = DEFAULT_CHECKPOINT_DIR,
+    cell: Annotated[
+        str,
+        typer.Option(
+            help="Recurrent cell: lstm, gru, rnn (tanh), mrnn (Sutskever 2011) or mlstm (Krause 2016)."
+        ),
+    ] = _default("cell"),
+    num_layers: Annotated[int, typer.Option("--layers", help="Stacked recurrent layers.")] = _default(
+        "num_layers"
+    ),
+    hidden_size: Annotated[int, typer.Option("--hidden", help="Hidden units per layer.")] = _default(
+        "hidden_size"
+    ),
+    embed_size: Annotated[int, typer.Option("--embed", help="Character embedding size.")] = _default(
+        "embed_size"
+    ),
+    factors: Annotated[
+        int, typer.Option(help="mrnn/mlstm: size of the multiplicative factor layer (0 = --hidden).")
+    ] = _default("factors"),
+    dropout: Annotated[
+        float, typer.Option(help="Dropout between layers and before the output layer, in [0, 1).")
+    ] = _default("dropout"),
+    val_frac: Annotated[
+        float, typer.Option(help="Last fraction of the text held out for validation.")
+    ] = _default("val_frac"),
+    batch_size: Annotated[int, typer.Option(help="Parallel contiguous streams per step.")] = _default(
+        "batch_size"
+    ),
+    seq_len: Annotated[int, typer.Option(help="Characters per window (truncated BPTT length).")] = _default(
+        "seq_len"
+    ),
+    lr: Annotated[
+        float, typer.Option(help="Peak learning rate (AdamW); 2e-3 when --cell is mrnn, unless given.")
+    ] = _default("lr"),
+    min_lr_frac: Annotated[
+        float, typer.Option(help="Final learning rate as a fraction of --lr (cosine decay).")
+    ] = _default("min_lr_frac"),
+    warmup_steps: Annotated[int, typer.Option(help="Steps of linear learning-rate warm-up.")] = _default(
+        "warmup_steps"
+    ),
+    weight_decay: Annotated[float, typer.Option(help="AdamW decoupled weight decay (0 = Adam).")] = _default(
+        "weight_decay"
+    ),
+    grad_clip: Annotated[float, typer.Option(help="Clip the global gradient norm to this value.")] = _default(
+        "grad_clip"
+    ),
+    epochs: Annotated[
+        float, typer.Option(help="Stop after this many passes over the training text (may be fractional).")
+    ] = _default("epochs"),
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
+    max_minutes: Annotated[
+        float,
+        typer.Option(help="Time budget of the whole run, turned into a step plan early on; 0 = no limit."),
+    ] = _default("max_minutes"),
+    eval_every: Annotated[
+        int, typer.Option(help="Validate, sample and checkpoint every N steps (and at the end).")
+    ] = _default("eval_every"),
+    val_streams: Annotated[
+        int,
+        typer.Option(help="Evaluate validation as K parallel contiguous segments (1 = exact, slower)."),
+    ] = _default("val_streams"),
+    log_every: Annotated[int, typer.Option(help="Log train loss and speed every N steps.")] = _default(
+        "log_every"
+    ),
+    sample_chars: Annotated[
+        int, typer.Option(help="Characters of sample shown at each evaluation (0 = none).")
+    ] = _default("sample_chars"),
+    seed: Annotated[int, typer.Option(help="Random seed: same seed and options, same run.")] = (
+        _default("seed")
+    ),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = _default("device"),
+    precision: Annotated[
+        str,
+        typer.Option(help="fp32, bf16 (autocast) or auto (bf16 where the hardware computes it natively)."),
+    ] = _default("precision"),
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: one per physical core).")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run saved in CHECKPOINT_DIR/last.pt.")
+    ] = False,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="Fine-tune: start from this checkpoint's weights and vocabulary."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Start over even if CHECKPOINT_DIR holds a run.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress display.")] = False,
+    preset: Annotated[
+        str | None,
+        typer.Option(help=f"Start from a named configuration; explicit options win. {describe_presets()}."),
+    ] = None,
+) -> None:
+    """Train a character language model on CORPUS.
+
+    Example: charrnn train corpora/tinyshakespeare.txt --hidden 256 --max-minutes 5
+
+    Example: charrnn train --preset sutskever2011 --max-minutes 60
+    """
+    options = {k: str(v) if isinstance(v, Path) else v for k, v in ctx.params.items()}
+    options = {k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__ and k != "corpus"}
+    if options["max_minutes"] == 0:
+        options["max_minutes"] = None
+    explicit = {
+        k: v for k, v in options.items() if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"
+    }
+    with user_errors():
+        from charrnn.cli.progress import RichReporter
+        from charrnn.train.distributed import world_from_env
+        from charrnn.train.loop import train
+        from charrnn.train.start import config_from_options
+
+        config = config_from_options(
+            options, explicit, corpus=corpus, preset=preset, resume=resume, init_from=init_from
+        )
+        quiet = quiet or not world_from_env().is_main  # under torchrun, rank 0 alone reports
+        reporter = None if quiet else RichReporter(err_console)
+        try:
+            result = train(
+                config, [reporter] if reporter else [], resume=resume, init_from=init_from, force=force
+            )
+        finally:
+            if reporter:
+                reporter.close()
+        if reporter:
+            reporter.summary(result)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)

@@ -1,0 +1,33 @@
+"""What options may be: the values some may take (and the one error for any other), and the
+defaults several commands share.
+
+No PyTorch here: configs validate their options before a command imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from charrnn.errors import ConfigError
+
+DEFAULT_CHECKPOINT_DIR = Path("checkpoints")  # where train writes, and sample, measure, info, plot read
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+UNKNOWN_POLICIES = ("skip", "error")  # characters outside a model's vocabulary, in a text to measure
+
+
+def check_choice(flag: str, value: object, allowed: Iterable[str]) -> None:
+    """`value` must be one of `allowed`; else one clear error naming `flag` (e.g. "--cell")."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+# Config fields whose command-line flag is not their name with dashes.
+_FLAGS = {"num_layers": "--layers", "hidden_size": "--hidden", "embed_size": "--embed"}
+
+
+def flag_of(field: str) -> str:
+    """The command-line flag that sets a config field: "--seq-len" for seq_len."""
+    return _FLAGS.get(field, "--" + field.replace("_", "-"))

@@ -1,0 +1,52 @@
+"""The step plan and the learning-rate schedule, as pure functions of their inputs."""
+
+import math
+
+import pytest
+
+from charrnn.model.checkpoint import StepPlan
+from charrnn.train.plan import SAFETY, fit_to_budget
+from charrnn.train.schedule import learning_rate
+
+
+def test_the_schedule_warms_up_then_decays_by_cosine_to_the_floor_at_the_last_step():
+    rates = [learning_rate(s, 1.0, 10, 110, 0.1) for s in range(110)]
+    assert rates[:10] == pytest.approx([(s + 1) / 10 for s in range(10)])
+    assert rates[10] == 1.0  # the peak, whatever the plan
+    assert rates[60] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 50 / 99)))
+    assert rates[109] == pytest.approx(0.1)  # the plan's last step takes the floor
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:], strict=False))
+    assert learning_rate(500, 1.0, 10, 110, 0.1) == pytest.approx(0.1)  # past the plan: the floor
+
+
+ASKED = StepPlan(total_steps=1000, limited_by="epochs", settled=False)
+
+
+def _fit(seconds_per_step: float, seconds_per_validation: float = 0.0, spent: float = 10.0) -> StepPlan:
+    return fit_to_budget(
+        ASKED,
+        step=20,
+        seconds_spent=spent,
+        budget_seconds=100.0,
+        seconds_per_step=seconds_per_step,
+        seconds_per_validation=seconds_per_validation,
+        eval_every=100,
+        chars_per_step=3200,
+    )
+
+
+def test_steps_that_fit_the_budget_keep_the_plan_asked_for():
+    plan = _fit(0.05)  # 980 more steps take 49 s of the 90 s left
+    assert (plan.total_steps, plan.limited_by, plan.settled) == (1000, "epochs", True)
+    assert plan.chars_per_sec == pytest.approx(64_000) and plan.measured_at_step == 20
+
+
+def test_a_budget_too_short_becomes_the_largest_plan_that_fits_it():
+    plan = _fit(0.2)  # 0.97 x 90 s at 0.2 s a step: 436 more steps
+    assert (plan.total_steps, plan.limited_by) == (20 + 436, "max_minutes")
+    # validations are paid for from the budget: 5 of them at 2 s
+    with_validations = _fit(0.2, seconds_per_validation=2.0)
+    validations = with_validations.total_steps // 100 - 20 // 100 + 1
+    assert validations == 5
+    assert with_validations.total_steps == 20 + math.floor((SAFETY * 90 - 5 * 2.0) / 0.2)
+    assert _fit(0.2, spent=100.0).total_steps == 20  # nothing left: stop now
