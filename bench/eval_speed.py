@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn.measure.loss import stream_loss
+from charrnn.measure.loss import text_loss
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
 from charrnn.runtime import configure_threads
@@ -43,9 +43,9 @@ def train_chars_per_sec(model: CharRNN, steps: int = 6, batch: int = 32, seq_len
 
 def eval_chars_per_sec(model: CharRNN, chars: int, streams: int) -> float:
     ids = np.random.default_rng(0).integers(0, VOCAB, chars + 1).astype(np.uint8)
-    stream_loss(model, ids[:2000], CPU, streams=streams)  # warm-up
+    text_loss(model, ids[:2000], CPU, segments=streams)  # warm-up
     start = time.perf_counter()
-    stream_loss(model, ids, CPU, streams=streams)
+    text_loss(model, ids, CPU, segments=streams)
     return chars / (time.perf_counter() - start)
 
 

@@ -321,13 +321,13 @@ def test_a_stop_during_validation_abandons_it_and_saves_at_once(make_config, mon
     from charrnn.train.signals import StopRequest
 
     stop = StopRequest()
-    real_stream_loss = validation.stream_loss
+    real_stream_loss = validation.text_loss
 
     def signal_arrives_now(*args, **kwargs):
         stop.request(signal.SIGTERM)  # as if SIGTERM came while validation was starting
         return real_stream_loss(*args, **kwargs)
 
-    monkeypatch.setattr(validation, "stream_loss", signal_arrives_now)
+    monkeypatch.setattr(validation, "text_loss", signal_arrives_now)
     config = make_config(max_steps=max_steps, eval_every=2)
     result = train(config, stop=stop)
     assert (result.stop_reason, result.exit_code, result.step) == ("interrupted", 143, 2)

@@ -11,7 +11,7 @@ from charrnn.data.reading import TextStats, read_ids
 from charrnn.data.vocab import Vocabulary
 from charrnn.measure.config import DynamicConfig, MeasureConfig
 from charrnn.measure.dynamic import DynamicScorer
-from charrnn.measure.loss import StreamScorer, stream_loss
+from charrnn.measure.loss import TextScorer, text_loss
 from charrnn.measure.perplexity import measure_text, measure_validation
 from charrnn.measure.score import score_candidates
 from charrnn.model.checkpoint import load_model
@@ -31,7 +31,7 @@ def test_a_uniform_model_has_perplexity_equal_to_the_vocabulary_size():
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.zero_()
-    scorer = StreamScorer(model, CPU)
+    scorer = TextScorer(model, CPU)
     scorer.feed(np.random.default_rng(0).integers(0, 9, 500))
     report = scorer.report()
     assert report.num_predicted == 499
@@ -42,10 +42,10 @@ def test_a_uniform_model_has_perplexity_equal_to_the_vocabulary_size():
 def test_chunked_evaluation_equals_whole_text_evaluation():
     model = _random_model()
     ids = np.random.default_rng(1).integers(0, 9, 1000)
-    whole = StreamScorer(model, CPU, chunk_len=10_000)
+    whole = TextScorer(model, CPU, chunk_len=10_000)
     whole.feed(ids)
     for piece, chunk_len in [(7, 4096), (333, 50), (1000, 1)]:
-        scorer = StreamScorer(model, CPU, chunk_len=chunk_len)
+        scorer = TextScorer(model, CPU, chunk_len=chunk_len)
         for start in range(0, len(ids), piece):
             scorer.feed(ids[start : start + piece])
         assert scorer.num_predicted == whole.num_predicted == 999
@@ -56,8 +56,8 @@ def test_chunked_evaluation_equals_whole_text_evaluation():
 def test_streams_approximate_the_exact_loss():
     model = _random_model()
     ids = np.random.default_rng(2).integers(0, 9, 2000)
-    exact = stream_loss(model, ids, CPU)
-    approx = stream_loss(model, ids, CPU, streams=4)
+    exact = text_loss(model, ids, CPU)
+    approx = text_loss(model, ids, CPU, segments=4)
     assert approx.num_predicted == exact.num_predicted
     assert approx.total_nats != exact.total_nats
     assert approx.nats_per_char == pytest.approx(exact.nats_per_char, rel=0.02)
@@ -67,9 +67,9 @@ def test_streams_carry_their_state_from_chunk_to_chunk():
     """Each of the K segments is one stream: cutting it into chunks must not restart its state."""
     model = _random_model()
     ids = np.random.default_rng(4).integers(0, 9, 2001)
-    whole = stream_loss(model, ids, CPU, streams=4, chunk_len=4096)  # one chunk per segment
+    whole = text_loss(model, ids, CPU, segments=4, chunk_len=4096)  # one chunk per segment
     for chunk_len in (1, 7, 100):
-        chunked = stream_loss(model, ids, CPU, streams=4, chunk_len=chunk_len)
+        chunked = text_loss(model, ids, CPU, segments=4, chunk_len=chunk_len)
         assert chunked.total_nats == pytest.approx(whole.total_nats, rel=1e-5), chunk_len
 
 
@@ -115,11 +115,11 @@ def test_dynamic_evaluation_scores_each_segment_before_learning_from_it():
     for start in range(0, len(ids), 37):
         dynamic.feed(ids[start : start + 37])
     report = dynamic.report()
-    static = StreamScorer(model, CPU)
+    static = TextScorer(model, CPU)
     static.feed(ids[:51])  # the first segment: 50 predictions
     assert dynamic.segment_nats[0] == pytest.approx(static.total_nats, rel=1e-6)
     assert report.num_predicted == 300 and len(dynamic.segment_nats) == 6
-    later = StreamScorer(model, CPU)
+    later = TextScorer(model, CPU)
     later.feed(ids)
     assert report.total_nats != pytest.approx(later.total_nats, rel=1e-6)  # it did adapt
     assert torch.equal(model.head.weight, _random_model().head.weight)  # the caller's model unchanged

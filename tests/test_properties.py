@@ -16,7 +16,7 @@ from charrnn.data.corpus import load_corpus
 from charrnn.data.text import NOT_TEXT, read_text_chunks
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CorpusError, VocabularyError
-from charrnn.measure.loss import StreamScorer
+from charrnn.measure.loss import TextScorer
 from charrnn.model.config import CELLS, ModelConfig
 from charrnn.model.network import CharRNN
 
@@ -214,7 +214,7 @@ def test_streamed_loss_does_not_depend_on_chunks_or_pieces(
     model = tiny_model(cell)
     text = np.random.default_rng(seed).integers(0, VOCAB_SIZE, length).astype(dtype)
     cuts = [0, *sorted(min(c, length) for c in cut_points), length]  # empty pieces too
-    scorer = StreamScorer(model, CPU, "fp32", chunk_len)
+    scorer = TextScorer(model, CPU, "fp32", chunk_len)
     for start, end in zip(cuts, cuts[1:], strict=False):
         scorer.feed(text[start:end])
     assert not model.training

@@ -12,7 +12,7 @@ from conftest import PHRASE, Recorder, last_checkpoint
 
 from charrnn.data.corpus import load_corpus, split_train_val
 from charrnn.errors import CheckpointError, ConfigError, TrainingDiverged, VocabularyError
-from charrnn.measure.loss import stream_loss
+from charrnn.measure.loss import text_loss
 from charrnn.model.checkpoint import Checkpoint, load_model
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
@@ -90,7 +90,7 @@ def test_validation_reported_matches_a_fresh_evaluation_of_the_checkpoint(make_c
     assert [v.validation.step for v in recorder.validations] == [3, 6]
     loaded = load_model(Path(config.checkpoint_dir) / "last.pt")
     _, val = split_train_val(load_corpus(Path(config.corpus)).ids, config.val_frac)
-    report = stream_loss(loaded.model, val, torch.device("cpu"))
+    report = text_loss(loaded.model, val, torch.device("cpu"))
     reported = recorder.validations[-1].validation.val_loss
     assert report.nats_per_char == pytest.approx(reported, rel=1e-6)
     assert loaded.checkpoint.training.history[-1].val_loss == reported

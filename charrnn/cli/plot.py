@@ -11,6 +11,7 @@ import typer
 
 from charrnn.cli.output import err_console, tell, user_errors
 from charrnn.errors import ConfigError
+from charrnn.files import atomic_write
 from charrnn.options import DEFAULT_CHECKPOINT_DIR
 from charrnn.train.curves import Curves, load_curves
 
@@ -75,12 +76,9 @@ def make_figure(runs: list[Curves]) -> Any:
 
 def write_png(runs: list[Curves], output: Path) -> Any:
     fig = make_figure(runs)
-    tmp = output.with_name(f".{output.name}.tmp.png")
     try:
-        fig.savefig(tmp, dpi=120)
-        tmp.replace(output)
+        atomic_write(output, lambda f: fig.savefig(f, dpi=120, format="png"))
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"could not write {output}: {e.strerror or e}") from None
     return fig
 

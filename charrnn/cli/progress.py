@@ -7,10 +7,12 @@ from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
+)
+from rich.progress import (
+    Progress as ProgressBar,
 )
 from rich.text import Text
 
@@ -19,12 +21,12 @@ from charrnn.train.loop import TrainResult
 from charrnn.train.observers import PlanSettled, RunStarted, StepsLogged, TrainObserver, Validated
 
 
-class RichReporter(TrainObserver):
+class ProgressDisplay(TrainObserver):
     """A live bar (epoch, step, train and val bits/char, chars/s, ETA) plus a line per evaluation."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.progress = Progress(
+        self.bar = ProgressBar(
             TextColumn("[bold]epoch {task.fields[epoch]:.2f}"),
             BarColumn(bar_width=20),
             MofNCompleteColumn(),
@@ -44,8 +46,8 @@ class RichReporter(TrainObserver):
             f"{event.num_parameters:,} parameters, {event.device} {event.precision} "
             f"({event.threads} thread{'s' if event.threads != 1 else ''}) → {escape(event.checkpoint_dir)}/"
         )
-        self.progress.start()
-        self.task = self.progress.add_task(
+        self.bar.start()
+        self.task = self.bar.add_task(
             "train",
             total=event.total_steps,
             completed=event.start_step,
@@ -57,7 +59,7 @@ class RichReporter(TrainObserver):
 
     def on_log(self, event: StepsLogged) -> None:
         if self.task is not None:
-            self.progress.update(
+            self.bar.update(
                 self.task,
                 completed=event.step,
                 epoch=event.epoch,
@@ -68,25 +70,25 @@ class RichReporter(TrainObserver):
     def on_validation(self, event: Validated) -> None:
         v = event.validation
         if self.task is not None:
-            self.progress.update(self.task, completed=v.step, val_bpc=f"{v.val_bpc:.3f}")
+            self.bar.update(self.task, completed=v.step, val_bpc=f"{v.val_bpc:.3f}")
         mark = " [green]best[/]" if v.best else ""
-        self.progress.console.print(
+        self.bar.console.print(
             f"step {v.step}: val {v.val_loss:.4f} nats/char, "
             f"{v.val_bpc:.4f} bits/char, perplexity {v.val_perplexity:.2f}{mark}"
         )
         if event.sample:
-            self.progress.console.print(Text(event.sample, style="dim"))
+            self.bar.console.print(Text(event.sample, style="dim"))
 
     def on_plan(self, event: PlanSettled) -> None:
         if self.task is not None:
-            self.progress.update(self.task, total=event.plan.total_steps)
+            self.bar.update(self.task, total=event.plan.total_steps)
 
     def on_message(self, text: str) -> None:
-        self.progress.console.print(text, markup=False, highlight=False)
+        self.bar.console.print(text, markup=False, highlight=False)
 
     def close(self) -> None:
         if self.task is not None:  # stopping a display never started would print a blank line
-            self.progress.stop()
+            self.bar.stop()
 
     def summary(self, result: TrainResult) -> None:
         """One line for the end of the run: why it stopped, where, and how well it did."""

@@ -124,32 +124,46 @@ def train_command(
 
     Example: charrnn train --preset sutskever2011 --max-minutes 60
     """
-    options = {k: str(v) if isinstance(v, Path) else v for k, v in ctx.params.items()}
-    options = {k: v for k, v in options.items() if k in TrainConfig.__dataclass_fields__ and k != "corpus"}
+    with user_errors():
+        _train(ctx, corpus, resume=resume, init_from=init_from, force=force, quiet=quiet, preset=preset)
+
+
+def _train(
+    ctx: typer.Context,
+    corpus: Path | None,
+    *,
+    resume: bool,
+    init_from: Path | None,
+    force: bool,
+    quiet: bool,
+    preset: str | None,
+) -> None:
+    """The options as given (or defaulted) → a TrainConfig → train(), with a progress display."""
+    from charrnn.cli.progress import ProgressDisplay
+    from charrnn.train.distributed import world_from_env
+    from charrnn.train.loop import train
+    from charrnn.train.start import config_from_options
+
+    fields = TrainConfig.__dataclass_fields__
+    options = {k: str(v) if isinstance(v, Path) else v for k, v in ctx.params.items() if k in fields}
+    options.pop("corpus", None)
     if options["max_minutes"] == 0:
         options["max_minutes"] = None
-    explicit = {
+    given = {
         k: v for k, v in options.items() if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"
     }
-    with user_errors():
-        from charrnn.cli.progress import RichReporter
-        from charrnn.train.distributed import world_from_env
-        from charrnn.train.loop import train
-        from charrnn.train.start import config_from_options
-
-        config = config_from_options(
-            options, explicit, corpus=corpus, preset=preset, resume=resume, init_from=init_from
-        )
-        quiet = quiet or not world_from_env().is_main  # under torchrun, rank 0 alone reports
-        reporter = None if quiet else RichReporter(err_console)
-        try:
-            result = train(
-                config, [reporter] if reporter else [], resume=resume, init_from=init_from, force=force
-            )
-        finally:
-            if reporter:
-                reporter.close()
-        if reporter:
-            reporter.summary(result)
+    config = config_from_options(
+        options, given, corpus=corpus, preset=preset, resume=resume, init_from=init_from
+    )
+    display = (
+        None if quiet or not world_from_env().is_main else ProgressDisplay(err_console)
+    )  # rank 0 reports
+    try:
+        result = train(config, [display] if display else [], resume=resume, init_from=init_from, force=force)
+    finally:
+        if display:
+            display.close()
+    if display:
+        display.summary(result)
     if result.exit_code:
         raise typer.Exit(result.exit_code)

@@ -13,6 +13,7 @@ from charrnn.data.cache import CACHE_MIN_BYTES, cache_dir, entry_name, load_entr
 from charrnn.data.encode import encode_corpus, scan_corpus
 from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import CorpusError, VocabularyError
+from charrnn.files import require_file
 
 HASH_BLOCK = 8 << 20
 
@@ -45,10 +46,7 @@ class Corpus:
 
 def fingerprint_file(path: Path) -> Fingerprint:
     """Path, size and sha256 of a corpus file, read in blocks (any size, bounded memory)."""
-    if not path.exists():
-        raise CorpusError(f"corpus not found: {path}")
-    if path.is_dir():
-        raise CorpusError(f"corpus is a directory, not a text file: {path}")
+    require_file(path, "corpus", CorpusError)
     digest, size = hashlib.sha256(), 0
     try:
         with path.open("rb") as f:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from charrnn.data.text import read_text_chunks
-from charrnn.data.vocab import Vocabulary
+from charrnn.data.vocab import Vocabulary, code_points
 
 ENCODE_CHUNK_BYTES = 16 << 20
 NUM_CODE_POINTS = 0x110000
@@ -28,19 +28,13 @@ class Scan:
     first_nul: int  # character position of the first NUL, -1 if none
 
 
-def _code_points(text: str) -> np.ndarray:
-    if text.isascii():  # O(1) in CPython: the string knows its kind
-        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-    return np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
-
-
 def scan_corpus(path: Path, chunk_bytes: int = ENCODE_CHUNK_BYTES) -> Scan:
     present = np.zeros(NUM_CODE_POINTS, dtype=bool)
     num_chars, first_nul = 0, -1
     for text in read_text_chunks(str(path), chunk_bytes):
         if first_nul < 0 and (nul := text.find("\0")) >= 0:
             first_nul = num_chars + nul
-        points = _code_points(text)
+        points = code_points(text)
         if points.dtype == np.uint8:
             present[:128] |= np.bincount(points, minlength=128) > 0
         else:
@@ -59,7 +53,7 @@ def encode_corpus(
     lookup[[ord(c) for c in vocab.chars]] = np.arange(vocab.size, dtype=out.dtype)
     pos = 0
     for text in read_text_chunks(str(path), chunk_bytes):
-        out[pos : pos + len(text)] = lookup[_code_points(text)]
+        out[pos : pos + len(text)] = lookup[code_points(text)]
         pos += len(text)
     if pos != len(out):
         raise ValueError(f"{path} changed while it was being encoded")

@@ -23,7 +23,6 @@ class TextStats:
     """What reading a text found, filled in as its chunks go by."""
 
     chars: int = 0  # every character read, known or not
-    utf8_bytes: int = 0
     skipped: int = 0  # characters outside the vocabulary, dropped
     skipped_chars: set[str] = field(default_factory=set)
 
@@ -56,6 +55,5 @@ def read_ids(
         if on_text is not None:
             on_text(text)
         stats.chars += len(text)
-        stats.utf8_bytes += len(text.encode("utf-8", errors="surrogatepass"))
         if len(ids):
             yield ids

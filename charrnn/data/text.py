@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from charrnn.errors import CorpusError
+from charrnn.files import require_file
 
 BOM = "\ufeff"
 STDIN = "-"
@@ -32,10 +33,7 @@ NOT_TEXT = {
 
 def read_bytes(path: Path, what: str = "corpus") -> bytes:
     """The bytes of a text file; `what` names it in errors ("corpus", "prime file")."""
-    if not path.exists():
-        raise CorpusError(f"{what} not found: {path}")
-    if path.is_dir():
-        raise CorpusError(f"{what} is a directory, not a text file: {path}")
+    require_file(path, what, CorpusError)
     try:
         return path.read_bytes()
     except OSError as e:
@@ -65,10 +63,7 @@ def open_source(source: str) -> BinaryIO:
     if source == STDIN:
         return sys.stdin.buffer
     path = Path(source)
-    if not path.exists():
-        raise CorpusError(f"file not found: {source}")
-    if path.is_dir():
-        raise CorpusError(f"{source} is a directory, not a text file")
+    require_file(path, "file", CorpusError)
     try:
         return path.open("rb")
     except OSError as e:

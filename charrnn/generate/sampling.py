@@ -16,7 +16,7 @@ import torch
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError
 from charrnn.generate.stepper import make_stepper
-from charrnn.model.network import CharRNN
+from charrnn.model.network import CharRNN, evaluating
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,7 @@ def generate_ids(
     if len(prime_ids) == 0:
         raise ValueError("generation needs at least one prime character")
     device = model.head.weight.device
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         batch = config.num_samples
         prime = torch.from_numpy(prime_ids.astype(np.int64)).to(device).expand(batch, -1)  # (B, P)
         logits, state = model(prime)  # (B, P, V)
@@ -120,8 +118,6 @@ def generate_ids(
             ids = choose(next_logits)  # (B,)
             yield ids
             next_logits = stepper.step(ids)
-    finally:
-        model.train(was_training)
 
 
 def sample_text(

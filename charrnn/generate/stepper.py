@@ -224,8 +224,8 @@ class TorchStepper:
     """The model's own forward pass over one character per step: for the multiplicative cells,
     whose per-step work is already a few small products (no fused library call to avoid)."""
 
-    def __init__(self, model: CharRNN, batch_size: int) -> None:
-        self.model, self.batch_size = model, batch_size
+    def __init__(self, model: CharRNN) -> None:
+        self.model = model
         self.device = model.head.weight.device
         self.state: tuple[torch.Tensor, ...] | None = None
 
@@ -242,5 +242,5 @@ class TorchStepper:
 def make_stepper(model: CharRNN, batch_size: int) -> Stepper | TorchStepper:
     """The NumPy Stepper where it knows the cell's layout (lstm, gru, rnn), else TorchStepper."""
     if model.config.cell in MULTIPLICATIVE:
-        return TorchStepper(model, batch_size)
+        return TorchStepper(model)
     return Stepper(model, batch_size)

@@ -63,7 +63,7 @@ def gradient_ms(model: CharRNN, ids: np.ndarray, seg_len: int, device: torch.dev
 
 @dataclass
 class DynamicScorer:
-    """Dynamic evaluation of one text fed in pieces of any size (like evaluate.StreamScorer)."""
+    """Dynamic evaluation of one text fed in pieces of any size (like loss.TextScorer)."""
 
     model: CharRNN
     config: DynamicConfig

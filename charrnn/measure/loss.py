@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn.model.network import CharRNN, State
+from charrnn.model.network import CharRNN, State, evaluating
 from charrnn.runtime import autocast
 
 LN2 = math.log(2.0)
@@ -37,11 +37,11 @@ class LossReport:
         return math.exp(nats) if nats < 700 else math.inf  # exp overflows a float past ~709
 
 
-MAX_POSITIONS = 1 << 15  # characters × streams in one forward pass of stream_loss(streams=K)
+MAX_POSITIONS = 1 << 15  # characters × segments in one forward pass of text_loss(segments=K)
 IGNORE = -100  # target id that cross_entropy skips (padding of the last, shorter stream)
 
 
-class EvaluationInterrupted(Exception):
+class MeasurementInterrupted(Exception):
     """`should_stop` said yes between two chunks: the evaluation was abandoned."""
 
 
@@ -49,7 +49,7 @@ def _never() -> bool:
     return False
 
 
-class StreamScorer:
+class TextScorer:
     """The exact loss of one text fed in pieces of any size: state carried, every character after
     the first predicted once. Only `chunk_len` characters are a tensor at a time."""
 
@@ -76,20 +76,16 @@ class StreamScorer:
             ids.astype(np.int64) if self.last is None else np.concatenate([[self.last], ids]).astype(np.int64)
         )
         self.last = int(ids[-1])
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with evaluating(self.model):
             for start in range(0, len(seq) - 1, self.chunk_len):
                 if self.should_stop():
-                    raise EvaluationInterrupted
+                    raise MeasurementInterrupted
                 piece = torch.from_numpy(seq[start : start + self.chunk_len + 1]).to(self.device)
                 with autocast(self.device, self.precision):
                     logits, self.state = self.model(piece[None, :-1], self.state)
                 nats = F.cross_entropy(logits[0].float(), piece[1:], reduction="sum")
                 self.total_nats += float(nats.double())
                 self.num_predicted += len(piece) - 1
-        finally:
-            self.model.train(was_training)
 
     def report(self) -> LossReport:
         if self.num_predicted < 1:
@@ -98,46 +94,45 @@ class StreamScorer:
 
 
 @torch.no_grad()
-def stream_loss(
+def text_loss(
     model: CharRNN,
     ids: np.ndarray,
     device: torch.device,
     precision: str = "fp32",
     chunk_len: int = 4096,
-    streams: int = 1,
+    segments: int = 1,
     should_stop: Callable[[], bool] = _never,
 ) -> LossReport:
     """Predict every character after the first exactly once, with the hidden state carried.
 
-    streams=1 is exact: one stream over the whole text. streams=K cuts the predictions into K
-    contiguous segments run side by side as a batch (much faster on a CPU, whose batch-1 step
-    is bound by memory bandwidth); each segment starts from a zero state, which costs a little
-    accuracy at K-1 places. Only one chunk of ids is a tensor at a time, so memory stays bounded.
-    `should_stop` is asked before each chunk (EvaluationInterrupted): Ctrl-C need not wait.
+    segments=1 is exact: the state carried across the whole text. segments=K (--streams K,
+    --val-streams K) cuts the predictions into K contiguous segments run side by side as a batch
+    (much faster on a CPU, whose batch-1 step is bound by memory bandwidth); each segment starts
+    from a zero state, which costs a little accuracy at K-1 places. Only one chunk of ids is a
+    tensor at a time, so memory stays bounded. `should_stop` is asked before each chunk
+    (MeasurementInterrupted): Ctrl-C need not wait.
     """
     num_predicted = len(ids) - 1
     if num_predicted < 1:
         raise ValueError("need at least two characters to predict one")
-    if streams == 1:
-        scorer = StreamScorer(model, device, precision, chunk_len, should_stop)
+    if segments == 1:
+        scorer = TextScorer(model, device, precision, chunk_len, should_stop)
         scorer.feed(ids)
         return scorer.report()
-    streams = max(1, min(streams, num_predicted))
+    segments = max(1, min(segments, num_predicted))
     # Bound the positions per forward pass: activations grow with K × chunk (a 64 × 4096 chunk of
     # a 256-unit LSTM would need about 1 GB); a few tens of thousands keep the products large.
-    chunk_len = max(1, min(chunk_len, MAX_POSITIONS // streams))
-    seg_len = -(-num_predicted // streams)  # ceil
+    chunk_len = max(1, min(chunk_len, MAX_POSITIONS // segments))
+    seg_len = -(-num_predicted // segments)  # ceil
     # Segment k predicts ids[first[k] + t] from ids[first[k] + t - 1], for t < its length.
-    first = 1 + seg_len * np.arange(streams)  # (K,)
+    first = 1 + seg_len * np.arange(segments)  # (K,)
     end = np.minimum(first + seg_len, len(ids))  # (K,)
-    was_training = model.training
-    model.eval()
     state: State | None = None
     total = torch.zeros((), dtype=torch.float64, device=device)
-    try:
+    with evaluating(model):
         for offset in range(0, seg_len, chunk_len):
             if should_stop():
-                raise EvaluationInterrupted
+                raise MeasurementInterrupted
             pos = first[:, None] + np.arange(offset, min(offset + chunk_len, seg_len))[None, :]  # (K, T)
             valid = pos < end[:, None]
             safe = np.where(valid, pos, 1)
@@ -148,6 +143,4 @@ def stream_loss(
             total += F.cross_entropy(
                 logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum"
             ).double()
-    finally:
-        model.train(was_training)
     return LossReport(total_nats=float(total), num_predicted=num_predicted)

@@ -1,7 +1,7 @@
 """`charrnn perplexity`: a model's cross-entropy on texts, next to what compressors reach.
 
 Each text is read in chunks (textsource.py) and scored exactly with the state carried
-(evaluate.StreamScorer), optionally also with dynamic evaluation (dynamic_eval.py) in the same
+(loss.TextScorer), optionally also with dynamic evaluation (dynamic.py) in the same
 pass. With no text, the validation part of the corpus the checkpoint was trained on.
 """
 
@@ -22,7 +22,7 @@ from charrnn.errors import ConfigError, CorpusError
 from charrnn.measure.baselines import CompressorBaselines
 from charrnn.measure.config import MeasureConfig
 from charrnn.measure.dynamic import DynamicScorer, gradient_ms
-from charrnn.measure.loss import LossReport, StreamScorer, stream_loss
+from charrnn.measure.loss import LossReport, TextScorer, text_loss
 from charrnn.model.checkpoint import LoadedModel, default_checkpoint, load_model
 from charrnn.runtime import choose_device, choose_precision
 
@@ -173,10 +173,10 @@ def _score(
         ids = np.concatenate(list(chunks) or [np.empty(0, dtype=np.int64)])
         _need_two(len(ids), name)
         start = time.perf_counter()
-        static = stream_loss(model, ids, device, config.precision, streams=config.streams)
+        static = text_loss(model, ids, device, config.precision, segments=config.streams)
         seconds = time.perf_counter() - start
     else:
-        scorer = StreamScorer(model, device, config.precision)
+        scorer = TextScorer(model, device, config.precision)
         for piece in chunks:
             start = time.perf_counter()
             scorer.feed(piece)

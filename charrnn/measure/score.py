@@ -18,7 +18,7 @@ from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError, VocabularyError
 from charrnn.measure.loss import LN2
 from charrnn.model.checkpoint import default_checkpoint, load_model
-from charrnn.model.network import CharRNN
+from charrnn.model.network import CharRNN, evaluating
 from charrnn.runtime import choose_device
 
 
@@ -64,9 +64,7 @@ def score_candidates(
         raise ConfigError("a candidate text is empty")
     ctx = _encode(vocab, context or vocab.line_start, "--context", device)[None]  # (1, C)
     encoded = [_encode(vocab, t, f"candidate {i + 1} ({t[:40]!r})", device) for i, t in enumerate(candidates)]
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         ctx_logits, state = model(ctx)
         first_logits = ctx_logits[0, -1].float()  # predicts each candidate's first character
         nats = []
@@ -76,8 +74,6 @@ def score_candidates(
                 logits, _ = model(ids[None, :-1], state)
                 total = total + F.cross_entropy(logits[0].float(), ids[1:], reduction="sum")
             nats.append(float(total.double()))
-    finally:
-        model.train(was_training)
     order = sorted(range(len(candidates)), key=lambda i: nats[i])
     return [Scored(text=candidates[i], nats=nats[i], rank=r + 1) for r, i in enumerate(order)]
 

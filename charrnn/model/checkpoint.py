@@ -18,12 +18,9 @@ files are refused with one clear line.
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import re
-import tempfile
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,13 +30,13 @@ import torch
 from charrnn.data.corpus import Fingerprint
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CharRNNError, CheckpointError
+from charrnn.files import atomic_write, require_file
 from charrnn.model.config import ModelConfig, known_fields
 from charrnn.model.network import CharRNN
 from charrnn.options import DEFAULT_CHECKPOINT_DIR
 
 FORMAT = "charrnn-checkpoint"
 VERSION = 2
-TEMP_SUFFIX = ".tmp"  # a write in progress is ".NAME.<random>.tmp" beside NAME
 
 
 @dataclass
@@ -127,7 +124,12 @@ class Checkpoint:
         return model.to(device)
 
     def save(self, path: Path) -> None:
-        atomic_write(path, lambda f: torch.save(self._to_raw(), f))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lambda f: torch.save(self._to_raw(), f))
+        except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
+            reason = getattr(e, "strerror", None) or _first_line(e)
+            raise CheckpointError(f"could not write checkpoint {path}: {reason}") from None
 
     @classmethod
     def load(cls, path: Path, device: torch.device | str = "cpu") -> Checkpoint:
@@ -243,43 +245,10 @@ def _from_version_1(old: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# -- the file ----------------------------------------------------------------------------------
-def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    """Write with `write(file)` to a temporary file beside `path`, fsync, then os.replace: a crash
-    or a full disk at any moment leaves the previous file at `path` untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException as e:
-        Path(tmp_name).unlink(missing_ok=True)
-        if isinstance(e, (OSError, RuntimeError)):  # torch.save reports a failed write as RuntimeError
-            reason = getattr(e, "strerror", None) or _first_line(e)
-            raise CheckpointError(f"could not write checkpoint {path}: {reason}") from None
-        raise
-
-
-def remove_unfinished_writes(directory: Path, names: tuple[str, ...]) -> int:
-    """Delete the temporary files of writes to `names` that a killed process never finished; how
-    many. Only while holding the directory (train/run_dir.py): a live writer's file would go too."""
-    removed = 0
-    for name in names:
-        for tmp in directory.glob(f".{name}.*{TEMP_SUFFIX}"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
+# -- the file --------------------------------------------------------------------------------
 def _read(path: Path, device: torch.device | str) -> dict[str, Any]:
     """The file's dict, loaded safely (no code can run), with its format and version checked."""
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if path.is_dir():
-        raise CheckpointError(f"checkpoint is a directory, not a file: {path}")
+    require_file(path, "checkpoint", CheckpointError)
     try:
         with warnings.catch_warnings():  # torch warns about foreign pickles; the refusal says enough
             warnings.simplefilter("ignore")

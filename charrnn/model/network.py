@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -77,6 +80,17 @@ class CharRNN(nn.Module):
             out, h = self.recurrent(x, state[0])
             new_state = (h,)
         return self.head(self.output_dropout(out)), new_state  # (B, T, V)
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """`model` in eval mode (no dropout) for the block, then back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def detach_state(state: State) -> State:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from charrnn.measure.loss import LN2, EvaluationInterrupted
+from charrnn.measure.loss import LN2, MeasurementInterrupted
 from charrnn.model.checkpoint import StepPlan, Validation
 from charrnn.model.network import State, count_parameters
 from charrnn.runtime import ids_to_device, synchronize
@@ -245,7 +245,7 @@ class Trainer:
             return not interrupted
         try:
             report = validation_loss(run, should_stop=lambda: stop.requested)
-        except EvaluationInterrupted:
+        except MeasurementInterrupted:
             self.end.agree([1.0])
             return False
         self.end.check_validation(p.step, report.nats_per_char)

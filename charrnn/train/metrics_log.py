@@ -4,11 +4,11 @@ training goes, read back for `charrnn plot`, and cut back to a checkpoint on res
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from charrnn.errors import CheckpointError
+from charrnn.files import atomic_write
 from charrnn.train.observers import PlanSettled, StepsLogged, TrainObserver, Validated
 
 
@@ -55,10 +55,8 @@ def rewind_metrics(path: Path, step: int) -> None:
     if not path.exists():
         return
     kept = [r for r in read_metrics(path) if isinstance(r.get("step"), int) and r["step"] <= step]
-    tmp = path.with_name(f".{path.name}.rewind.tmp")
+    text = "".join(json.dumps(r) + "\n" for r in kept).encode("utf-8")
     try:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: f.write(text))
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise CheckpointError(f"could not write {path}: {e.strerror or e}") from None

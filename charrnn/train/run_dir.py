@@ -18,7 +18,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from charrnn.errors import CheckpointError
-from charrnn.model.checkpoint import remove_unfinished_writes
+from charrnn.files import remove_unfinished_writes
 from charrnn.train.metrics_log import rewind_metrics
 
 LOCK_NAME = ".train.lock"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from charrnn.generate.sampling import sample_text
-from charrnn.measure.loss import LossReport, stream_loss
+from charrnn.measure.loss import LossReport, text_loss
 from charrnn.runtime import synchronize
 from charrnn.train.start import Run
 
@@ -14,13 +14,13 @@ PRICE_CHARS = 16_384  # validation characters timed to price a whole validation 
 
 
 def validation_loss(run: Run, should_stop: Callable[[], bool]) -> LossReport:
-    """The loss over the validation text; EvaluationInterrupted if `should_stop` says so between chunks."""
-    return stream_loss(
+    """The loss over the validation text; MeasurementInterrupted if `should_stop` says so between chunks."""
+    return text_loss(
         run.model,
         run.val_ids,
         run.device,
         run.precision,
-        streams=run.config.val_streams,
+        segments=run.config.val_streams,
         should_stop=should_stop,
     )
 
@@ -29,8 +29,8 @@ def seconds_per_validation(run: Run, clock: Callable[[], float]) -> float:
     """One validation pass's cost, from timing a pass over the start of the validation text."""
     probe = run.val_ids[: PRICE_CHARS + 1]
     started = clock()
-    stream_loss(
-        run.model, probe, run.device, run.precision, streams=min(run.config.val_streams, len(probe) - 1)
+    text_loss(
+        run.model, probe, run.device, run.precision, segments=min(run.config.val_streams, len(probe) - 1)
     )
     synchronize(run.device)
     return (clock() - started) * (len(run.val_ids) - 1) / (len(probe) - 1)
