@@ -19,7 +19,6 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn as nn
@@ -28,10 +27,10 @@ from precision import matmul_gflops
 
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN, count_parameters
-from charrnn.runtime import autocast, configure_threads
+from charrnn.runtime import autocast, bf16_support, configure_threads
 from charrnn.train.config import TrainConfig
 from charrnn.train.loop import train
-from charrnn.train.observers import TrainObserver
+from charrnn.train.observers import StepsLogged, TrainObserver
 
 BATCH, SEQ, EMBED, LAYERS = 64, 100, 64, 2
 CPU = torch.device("cpu")
@@ -68,8 +67,8 @@ class _Clock(TrainObserver):
     def __init__(self) -> None:
         self.stamps: list[tuple[float, int]] = []
 
-    def on_log(self, record: dict[str, Any]) -> None:
-        self.stamps.append((time.perf_counter(), record["chars_seen"]))
+    def on_log(self, event: StepsLogged) -> None:
+        self.stamps.append((time.perf_counter(), event.chars_seen))
 
 
 def charrnn_chars_per_sec(corpus: Path, cell: str, hidden: int, precision: str, steps: int) -> float:
@@ -137,7 +136,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     threads = configure_threads()
-    peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    precisions = args.precisions.split(",")
+    if "bf16" in precisions and not bf16_support(CPU).runs:
+        print(f"bf16 cannot run on {bf16_support(CPU).hardware}: fp32 only")
+        precisions = [p for p in precisions if p != "bf16"]
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    peak = {p: matmul_gflops(dtypes[p]) for p in precisions}
     text = args.corpus.read_text(encoding="utf-8")
     vocab = len(set(text))
     rows = []
@@ -146,7 +150,7 @@ def main() -> None:
         corpus.write_text(text[:400_000], encoding="utf-8")  # enough windows; a small validation part
         for cell in args.cells.split(","):
             for hidden in map(int, args.sizes.split(",")):
-                for precision in args.precisions.split(","):
+                for precision in precisions:
                     # Alternating rounds, best of each: this machine's speed drifts by ±30%
                     # between identical runs, and a background stall only ever slows a round.
                     # The multiplicative cells are compared with an nn.LSTM of as many parameters.
@@ -182,7 +186,8 @@ def main() -> None:
                         f"ratio {r['ratio']:.2f}  {share}",
                         flush=True,
                     )
-    print(f"{threads} threads; matrix-product peak: fp32 {peak['fp32']:.0f}, bf16 {peak['bf16']:.0f} GFLOP/s")
+    peaks = ", ".join(f"{p} {g:.0f}" for p, g in peak.items())
+    print(f"{threads} threads; matrix-product peak: {peaks} GFLOP/s")
     if args.json:
         payload = {
             "threads": threads,

@@ -1,8 +1,5 @@
 """charrnn: character-level recurrent language models — train, sample, measure."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("charrnn")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0"
+# The one place the version is written: pyproject.toml reads it from here (a literal is read
+# without importing the package metadata, which `charrnn --version` would otherwise wait for).
+__version__ = "0.1.0"

@@ -53,6 +53,17 @@ TINY_ARGS = [
 ]
 
 
+# Sizes at which a tiny model learns PHRASE by heart (greedy sampling then reproduces it).
+OVERFIT: dict[str, Any] = {
+    "hidden_size": 64,
+    "seq_len": 32,
+    "lr": 1e-2,
+    "max_steps": 300,
+    "eval_every": 300,
+    "warmup_steps": 10,
+}
+
+
 def tiny_config(corpus: Path, checkpoint_dir: Path, **overrides: Any) -> TrainConfig:
     return TrainConfig(corpus=str(corpus), checkpoint_dir=str(checkpoint_dir), **{**TINY, **overrides})
 
@@ -155,13 +166,4 @@ def make_config(tiny_corpus: Path, tmp_path: Path) -> Callable[..., TrainConfig]
 @pytest.fixture(scope="session")
 def overfit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained until it knows PHRASE by heart; its checkpoint directory."""
-    return train_tiny(
-        tmp_path_factory.mktemp("overfit"),
-        hidden_size=64,
-        seq_len=32,
-        lr=1e-2,
-        max_steps=300,
-        eval_every=300,
-        log_every=50,
-        warmup_steps=10,
-    )
+    return train_tiny(tmp_path_factory.mktemp("overfit"), **OVERFIT, log_every=50)

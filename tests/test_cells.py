@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import PHRASE, Recorder, invoke
+from conftest import OVERFIT, PHRASE, Recorder, invoke
 
 from charrnn.generate.sampling import sample_text
 from charrnn.model.cells import MLSTMLayer, MRNNLayer
@@ -111,16 +111,7 @@ def test_whole_sequence_equals_one_step_at_a_time(cell: str):
 
 @pytest.mark.parametrize("cell", ["mrnn", "mlstm"])
 def test_a_tiny_corpus_is_overfitted_and_the_checkpoint_samples_and_scores(make_config, cell: str):
-    config = make_config(
-        cell=cell,
-        hidden_size=64,
-        lr=1e-2,
-        max_steps=300,
-        eval_every=300,
-        batch_size=4,
-        seq_len=32,
-        warmup_steps=10,
-    )
+    config = make_config(cell=cell, **OVERFIT)
     result = train(config)
     assert result.last_val_loss is not None and result.last_val_loss < 0.1
     checkpoint = Path(config.checkpoint_dir) / "last.pt"

@@ -1,5 +1,6 @@
-"""The README's promises that a test can hold: two set-up commands, CI runs the test one, the
-quick start and the recipes run (with tiny sizes)."""
+"""The README's and the reference's promises that a test can hold: two set-up commands, CI runs
+the test one, the quick start and the recipes run (with tiny sizes), every option is documented,
+every link between the documents leads somewhere."""
 
 import re
 import shlex
@@ -82,13 +83,13 @@ def test_the_quick_start_and_the_recipes_run_with_tiny_sizes(tmp_path: Path):
     assert ran >= 10
 
 
-def test_every_option_of_every_command_is_in_the_readme():
+def test_every_option_of_every_command_is_in_the_reference():
     import typer
 
     from charrnn.cli.app import app
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Commands and options\n", 1)[1].split("\n## ", 1)[0]
+    reference = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    section = reference.split("## Commands and options\n", 1)[1].split("\n## ", 1)[0]
     rows = {
         line.split("`")[1].split()[1]: line for line in section.splitlines() if line.startswith("| `charrnn ")
     }
@@ -99,3 +100,11 @@ def test_every_option_of_every_command_is_in_the_readme():
             else:
                 flag = "/".join(o for o in param.opts + param.secondary_opts if o.startswith("--"))
                 assert f"`{flag}`" in rows[name], (name, flag)
+
+
+def test_the_readme_is_short_and_every_link_in_the_docs_leads_to_a_file():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 200
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#]+\.md)\)", doc.read_text(encoding="utf-8")):
+            assert (doc.parent / target).is_file(), (doc.name, target)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from charrnn.cli.output import err_console, print_json, user_errors
+from charrnn.cli.output import JsonOption, err_console, print_json, user_errors
 from charrnn.options import DEFAULT_CHECKPOINT_DIR
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def info_command(
@@ -19,9 +21,7 @@ def info_command(
             help="A checkpoint, or a directory of them (default: checkpoints/: best.pt, else last.pt)."
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object on stdout instead of a table.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """What a checkpoint holds: model, vocabulary, corpus, training progress and validation.
 
@@ -44,6 +44,8 @@ def _show_chars(chars: list[str]) -> str:
 
 
 def _info_table(info: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     model, vocab, corpus, train = info["model"], info["vocabulary"], info["corpus"], info["training"]
     table = Table(title=info["checkpoint"], show_header=False, title_justify="left")
     table.add_column(style="bold")

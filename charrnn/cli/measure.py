@@ -7,12 +7,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from charrnn.cli.output import err_console, print_json, tell, user_errors
+from charrnn.cli.output import (
+    CheckpointOption,
+    DeviceOption,
+    JsonOption,
+    err_console,
+    print_json,
+    tell,
+    user_errors,
+)
 from charrnn.measure.config import DynamicConfig
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from charrnn.measure.perplexity import PerplexityReport
     from charrnn.measure.score import ScoreReport
 
@@ -24,12 +33,8 @@ def perplexity_command(
             help="Texts to measure (- = stdin). None: the validation part of the training corpus."
         ),
     ] = None,
-    checkpoint: Annotated[
-        Path | None, typer.Option(help="Checkpoint (default: checkpoints/best.pt, else last.pt).")
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object on stdout instead of a table.")
-    ] = False,
+    checkpoint: CheckpointOption = None,
+    as_json: JsonOption = False,
     streams: Annotated[
         int, typer.Option(help="1 = exact; K > 1 scores K contiguous segments side by side (approximate).")
     ] = 1,
@@ -49,7 +54,7 @@ def perplexity_command(
     dynamic_seg_len: Annotated[
         int, typer.Option(help="Characters scored between two dynamic updates.")
     ] = DynamicConfig.seg_len,
-    device: Annotated[str, typer.Option(help="cpu (default), cuda, mps or auto.")] = "cpu",
+    device: DeviceOption = "cpu",
     precision: Annotated[str, typer.Option(help="fp32 (default), bf16 or auto.")] = "fp32",
 ) -> None:
     """Cross-entropy, bits per character and perplexity, the state carried across each whole text.
@@ -87,6 +92,8 @@ def _show_perplexity(report: PerplexityReport) -> None:
 
 
 def _perplexity_table(report: PerplexityReport) -> Table:
+    from rich.table import Table
+
     dynamic = report.config.dynamic is not None
     baselines = sorted({k for r in report.results for k in r.baselines})
     table = Table(
@@ -122,13 +129,9 @@ def score_command(
     context: Annotated[
         str, typer.Option(help="Text every candidate follows (default: the start of a line).")
     ] = "",
-    checkpoint: Annotated[
-        Path | None, typer.Option(help="Checkpoint (default: checkpoints/best.pt, else last.pt).")
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object on stdout instead of a table.")
-    ] = False,
-    device: Annotated[str, typer.Option(help="cpu (default), cuda, mps or auto.")] = "cpu",
+    checkpoint: CheckpointOption = None,
+    as_json: JsonOption = False,
+    device: DeviceOption = "cpu",
 ) -> None:
     """Rank texts by how probable the model finds them.
 
@@ -147,6 +150,8 @@ def score_command(
 
 
 def _score_table(report: ScoreReport) -> Table:
+    from rich.table import Table
+
     table = Table(title="most to least probable", title_justify="left")
     for name in ("rank", "text", "log p (nats)", "log₂ p (bits)", "bits/char"):
         table.add_column(name, justify="left" if name == "text" else "right")

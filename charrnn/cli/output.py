@@ -8,7 +8,8 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +18,13 @@ from rich.markup import escape
 from charrnn.errors import CharRNNError
 
 err_console = Console(stderr=True)
+
+# Options several commands share, declared once.
+CheckpointOption = Annotated[
+    Path | None, typer.Option("--checkpoint", help="Checkpoint (default: checkpoints/best.pt, else last.pt).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object on stdout instead of a table.")]
+DeviceOption = Annotated[str, typer.Option("--device", help="cpu (default), cuda, mps or auto.")]
 
 
 def tell(message: str) -> None:

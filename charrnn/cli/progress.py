@@ -22,7 +22,7 @@ from charrnn.train.observers import PlanSettled, RunStarted, StepsLogged, TrainO
 
 
 class ProgressDisplay(TrainObserver):
-    """A live bar (epoch, step, train and val bits/char, chars/s, ETA) plus a line per evaluation."""
+    """A live bar (epoch, step, train and val bits/char, chars/s, ETA) plus a line per validation."""
 
     def __init__(self, console: Console) -> None:
         self.console = console

@@ -11,16 +11,13 @@ from typing import Annotated, TextIO
 
 import typer
 
-from charrnn.cli.output import tell, user_errors
+from charrnn.cli.output import CheckpointOption, tell, user_errors
 
 FLUSH_SECONDS = 0.02  # stream promptly without a system call per character
 
 
 def sample_command(
-    checkpoint: Annotated[
-        Path | None,
-        typer.Option(help="Checkpoint to sample from (default: checkpoints/best.pt, else last.pt)."),
-    ] = None,
+    checkpoint: CheckpointOption = None,
     length: Annotated[int, typer.Option(help="Characters to generate, not counting the prime.")] = 1000,
     temperature: Annotated[
         float, typer.Option(help="Softmax temperature; 0 = greedy (always the likeliest character).")

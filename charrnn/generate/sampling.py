@@ -16,7 +16,7 @@ import torch
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError
 from charrnn.generate.stepper import make_stepper
-from charrnn.model.network import CharRNN, evaluating
+from charrnn.model.network import CharRNN, eval_mode
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def generate_ids(
     if len(prime_ids) == 0:
         raise ValueError("generation needs at least one prime character")
     device = model.head.weight.device
-    with evaluating(model):
+    with eval_mode(model):
         batch = config.num_samples
         prime = torch.from_numpy(prime_ids.astype(np.int64)).to(device).expand(batch, -1)  # (B, P)
         logits, state = model(prime)  # (B, P, V)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn.model.network import CharRNN, State, evaluating
+from charrnn.model.network import CharRNN, State, eval_mode
 from charrnn.runtime import autocast
 
 LN2 = math.log(2.0)
@@ -76,7 +76,7 @@ class TextScorer:
             ids.astype(np.int64) if self.last is None else np.concatenate([[self.last], ids]).astype(np.int64)
         )
         self.last = int(ids[-1])
-        with evaluating(self.model):
+        with eval_mode(self.model):
             for start in range(0, len(seq) - 1, self.chunk_len):
                 if self.should_stop():
                     raise MeasurementInterrupted
@@ -129,7 +129,7 @@ def text_loss(
     end = np.minimum(first + seg_len, len(ids))  # (K,)
     state: State | None = None
     total = torch.zeros((), dtype=torch.float64, device=device)
-    with evaluating(model):
+    with eval_mode(model):
         for offset in range(0, seg_len, chunk_len):
             if should_stop():
                 raise MeasurementInterrupted

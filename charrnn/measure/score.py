@@ -18,7 +18,7 @@ from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError, VocabularyError
 from charrnn.measure.loss import LN2
 from charrnn.model.checkpoint import default_checkpoint, load_model
-from charrnn.model.network import CharRNN, evaluating
+from charrnn.model.network import CharRNN, eval_mode
 from charrnn.runtime import choose_device
 
 
@@ -64,7 +64,7 @@ def score_candidates(
         raise ConfigError("a candidate text is empty")
     ctx = _encode(vocab, context or vocab.line_start, "--context", device)[None]  # (1, C)
     encoded = [_encode(vocab, t, f"candidate {i + 1} ({t[:40]!r})", device) for i, t in enumerate(candidates)]
-    with evaluating(model):
+    with eval_mode(model):
         ctx_logits, state = model(ctx)
         first_logits = ctx_logits[0, -1].float()  # predicts each candidate's first character
         nats = []

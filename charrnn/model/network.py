@@ -83,7 +83,7 @@ class CharRNN(nn.Module):
 
 
 @contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[None]:
+def eval_mode(model: nn.Module) -> Iterator[None]:
     """`model` in eval mode (no dropout) for the block, then back in the mode it was in."""
     was_training = model.training
     model.eval()

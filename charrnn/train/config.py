@@ -49,7 +49,7 @@ class TrainConfig:
     max_minutes: float | None = 9.5  # None: no time limit
     # reporting
     eval_every: int = 1000
-    val_streams: int = 1  # 1 = exact; K > 1 evaluates K contiguous segments side by side
+    val_streams: int = 1  # 1 = exact; K > 1 measures K contiguous segments side by side
     log_every: int = 20
     sample_chars: int = 200
     # runtime

@@ -1,7 +1,7 @@
 """Noticing a diverged run: NaN, infinite or exploded loss, or a non-finite gradient norm.
 
 Each step's check stays on the device (no host sync per step); the first bad step is read back
-only when training reports anyway (log and evaluation intervals), and nothing is saved after it.
+only when training reports anyway (log and validation intervals), and nothing is saved after it.
 """
 
 from __future__ import annotations

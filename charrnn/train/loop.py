@@ -18,14 +18,14 @@ import torch
 
 from charrnn.measure.loss import LN2, MeasurementInterrupted
 from charrnn.model.checkpoint import StepPlan, Validation
-from charrnn.model.network import State, count_parameters
+from charrnn.model.network import State
 from charrnn.runtime import ids_to_device, synchronize
 from charrnn.train import distributed
 from charrnn.train.config import TrainConfig
 from charrnn.train.divergence import DivergenceGuard
 from charrnn.train.ending import EndRules
 from charrnn.train.metrics_log import MetricsLog
-from charrnn.train.observers import Observers, PlanSettled, RunStarted, StepsLogged, TrainObserver, Validated
+from charrnn.train.observers import Observers, PlanSettled, StepsLogged, TrainObserver, Validated
 from charrnn.train.plan import SpeedMeter, describe, fit_to_budget
 from charrnn.train.run_dir import clear_leftovers, last_checkpoint_path, lock_checkpoint_dir, metrics_path
 from charrnn.train.schedule import learning_rate
@@ -187,23 +187,7 @@ class Trainer:
     # -- reporting -------------------------------------------------------------------------
     def _announce(self) -> None:
         run, p = self.run, self.run.progress
-        self.observers.on_start(
-            RunStarted(
-                corpus_path=run.config.corpus,
-                checkpoint_dir=str(self.directory),
-                device=str(run.device),
-                precision=run.precision,
-                threads=run.threads,
-                vocab_size=run.corpus.vocab.size,
-                num_parameters=count_parameters(run.model),
-                train_chars=len(run.train_ids),
-                val_chars=len(run.val_ids),
-                windows_per_epoch=run.layout.windows_per_epoch,
-                total_steps=run.plan.total_steps,
-                start_step=p.step,
-                resumed=p.step > 0,
-            )
-        )
+        self.observers.on_start(run.started())
         if run.plan.settled:
             self.tell(describe(run.plan, run.layout.windows_per_epoch, run.config.max_minutes))
         if p.step >= run.plan.total_steps:

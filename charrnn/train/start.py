@@ -26,11 +26,12 @@ from charrnn.model.checkpoint import (
     Validation,
     load_model,
 )
-from charrnn.model.network import CharRNN, State
+from charrnn.model.network import CharRNN, State, count_parameters
 from charrnn.options import flag_of
 from charrnn.runtime import bf16_support, choose_device, choose_precision, configure_threads, physical_cores
 from charrnn.train import distributed
 from charrnn.train.config import RESUMABLE_OVERRIDES, TrainConfig, default_corpus
+from charrnn.train.observers import RunStarted
 from charrnn.train.plan import LIMITS, steps_asked_for
 from charrnn.train.presets import apply_preset
 from charrnn.train.run_dir import existing_run, last_checkpoint_path
@@ -68,6 +69,24 @@ class Run:
     def epoch(self) -> float:
         """Epochs done, fractions included."""
         return self.progress.epoch + self.progress.window / self.layout.windows_per_epoch
+
+    def started(self) -> RunStarted:
+        """What this run is about to do, for its observers."""
+        return RunStarted(
+            corpus_path=self.config.corpus,
+            checkpoint_dir=self.config.checkpoint_dir,
+            device=str(self.device),
+            precision=self.precision,
+            threads=self.threads,
+            vocab_size=self.corpus.vocab.size,
+            num_parameters=count_parameters(self.model),
+            train_chars=len(self.train_ids),
+            val_chars=len(self.val_ids),
+            windows_per_epoch=self.layout.windows_per_epoch,
+            total_steps=self.plan.total_steps,
+            start_step=self.progress.step,
+            resumed=self.progress.step > 0,
+        )
 
 
 def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, force: bool) -> Run:
