@@ -1,59 +1,109 @@
-"""What the default `charrnn train` learns in M minutes on Tiny Shakespeare: exact validation
-nats and bits per character, measured afterwards by `charrnn perplexity` on the checkpoint.
+"""What `charrnn train` learns in its time budget, for the defaults and alternatives side by side:
+validation loss against wall clock, each run alone on the machine, one after another, in one run
+of this script.
 
-    python bench/quality.py --minutes 10 [--json bench/quality.json] [-- extra train options]
+    python bench/quality.py [--minutes 9.5] [--json bench/quality.json] ["NAME: train options" ...]
 
-Target (issue 6) at 10 minutes: ≤ 1.50 nats/char (2.16 bits/char); stretch ≤ 1.45. For scale:
-nanoGPT's CPU configuration reaches 1.886 nats/char in 114 s on the same split; its GPU
-configuration 1.4697 in 3 minutes on an A100.
+Each configuration trains on Tiny Shakespeare with the given budget (the default command's own
+budget unless --minutes says otherwise). Its validations (exact: the whole held-out tenth, the
+state carried) are read from metrics.jsonl and shown at each minute of training; the last row is
+`charrnn perplexity` on the final checkpoint. With no configurations named, the default and the
+alternatives below are run. For scale, on the same split: nanoGPT's character-level Shakespeare
+reaches 1.4697 nats/char on an A100 GPU, its CPU configuration 1.88.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from machine import describe_machine
+
+from charrnn.model.checkpoint import Checkpoint
+
+# The old default (before the sweep), and the runner-up of the sweep (bench/sweep.md).
+ALTERNATIVES = [
+    "default:",
+    "old default (2x384, no dropout): --hidden 384 --dropout 0 --lr 6e-3",
+    "2x384, dropout 0.2: --hidden 384 --dropout 0.2",
+]
+
+
+def run(corpus: str, words: list[str], minutes: float | None, root: Path) -> dict:
+    ck = root / "ck"
+    command = [sys.executable, "-m", "charrnn", "train", corpus, "--checkpoint-dir", str(ck), "--quiet"]
+    command += ["--max-minutes", str(minutes)] if minutes is not None else []
+    started = time.perf_counter()
+    subprocess.run([*command, *words], check=True)
+    wall = time.perf_counter() - started
+    records = [json.loads(line) for line in (ck / "metrics.jsonl").read_text().splitlines() if line]
+    measure = [sys.executable, "-m", "charrnn", "perplexity", "--checkpoint", str(ck / "last.pt")]
+    measured = subprocess.run([*measure, "--json", "--no-baselines"], check=True, capture_output=True)
+    row = json.loads(measured.stdout)["texts"][0]
+    (plan,) = [r for r in records if r["event"] == "plan"][-1:]
+    last = [r for r in records if r["event"] == "train"][-1]
+    return {
+        "options": shlex.join(words),
+        "command_seconds": round(wall, 1),
+        "precision": Checkpoint.load(ck / "last.pt").training.precision,  # type: ignore[union-attr]
+        "plan_steps": plan["total_steps"],
+        "chars_per_sec_measured": round(plan["chars_per_sec"] or 0),
+        "steps": last["step"],
+        "epochs": round(last["epoch"], 2),
+        "validations": [(r["seconds"], r["val_loss"]) for r in records if r["event"] == "val"],
+        "val_nats_per_char": row["nats_per_char"],
+        "val_bits_per_char": row["bits_per_char"],
+        "val_chars": row["chars_scored"],
+    }
+
+
+def latest_before(validations: list[tuple[float, float]], seconds: float) -> str:
+    seen = [loss for at, loss in validations if at <= seconds]
+    return f"{seen[-1]:.4f}" if seen else "–"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("configs", nargs="*", help='"NAME: charrnn train options" (default: see the file)')
+    parser.add_argument("--minutes", type=float, default=None, help="budget (default: train's own)")
     parser.add_argument("--corpus", default="corpora/tinyshakespeare.txt")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("extra", nargs="*", help="more `charrnn train` options (after --)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        ck = Path(tmp) / "ck"
-        train = [sys.executable, "-m", "charrnn", "train", args.corpus, "--checkpoint-dir", str(ck)]
-        train += ["--max-minutes", str(args.minutes), "--quiet", *args.extra]
-        start = time.perf_counter()
-        subprocess.run(train, check=True)
-        wall = time.perf_counter() - start
-        measure = [sys.executable, "-m", "charrnn", "perplexity", "--checkpoint", str(ck / "last.pt")]
-        measured = subprocess.run([*measure, "--json", "--no-baselines"], check=True, capture_output=True)
-        row = json.loads(measured.stdout)["texts"][0]
-        last = json.loads((ck / "metrics.jsonl").read_text().splitlines()[-1])
-    result = {
-        "minutes_allowed": args.minutes,
-        "train_command_seconds": round(wall, 1),
-        "steps": last["step"],
-        "epochs": round(last["epoch"], 2),
-        "val_chars": row["chars_scored"],
-        "val_nats_per_char": row["nats_per_char"],
-        "val_bits_per_char": row["bits_per_char"],
-        "extra_options": args.extra,
-    }
-    figures = f"{row['nats_per_char']:.4f} nats/char = {row['bits_per_char']:.4f} bits/char"
-    print(
-        f"{args.minutes:g} min allowed: stopped at step {result['steps']} (epoch {result['epochs']}) after "
-        f"{wall:.0f} s; validation {figures} over {row['chars_scored']:,} characters (exact, state carried)"
-    )
+    named = [
+        (c.split(":", 1)[0].strip(), shlex.split(c.split(":", 1)[1])) for c in args.configs or ALTERNATIVES
+    ]
+    results = {}
+    for name, words in named:
+        with tempfile.TemporaryDirectory() as tmp:
+            results[name] = run(args.corpus, words, args.minutes, Path(tmp))
+        print(f"{name}: {results[name]['val_nats_per_char']:.4f} nats/char", file=sys.stderr, flush=True)
+    width = max(14, *(len(n) for n in results))
+    print(f"{describe_machine()}; validation nats/char (exact) after each minute of training")
+    print("minute".ljust(20) + "".join(n.rjust(width + 2) for n in results))
+    longest = max(v[0] for r in results.values() for v in r["validations"])
+    for minute in range(1, int(longest // 60) + 2):
+        cells = (latest_before(r["validations"], minute * 60.0) for r in results.values())
+        print(f"{minute:<20}" + "".join(c.rjust(width + 2) for c in cells))
+    rows = [
+        ("final (perplexity)", lambda r: f"{r['val_nats_per_char']:.4f}"),
+        ("bits/char", lambda r: f"{r['val_bits_per_char']:.4f}"),
+        ("steps", lambda r: f"{r['steps']:,}"),
+        ("epochs", lambda r: f"{r['epochs']:.2f}"),
+        ("chars/s", lambda r: f"{r['chars_per_sec_measured']:,}"),
+        ("precision", lambda r: r["precision"]),
+        ("command s", lambda r: f"{r['command_seconds']:.0f}"),
+    ]
+    for label, cell in rows:
+        print(label.ljust(20) + "".join(cell(r).rjust(width + 2) for r in results.values()))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        payload = {"cpu": describe_machine(), "minutes": args.minutes, "results": results}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 if __name__ == "__main__":

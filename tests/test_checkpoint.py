@@ -32,11 +32,16 @@ def _checkpoint(training: bool = True) -> Checkpoint:
     vocab = Vocabulary.from_text("abcdef\n")
     model = CharRNN(ModelConfig(vocab_size=vocab.size, cell="gru", hidden_size=8, embed_size=4))
     record = TrainingRecord(
-        config={"corpus": "c.txt", "hidden_size": 8},
+        config={"corpus": "c.txt", "hidden_size": 8, "eval_every": 5},
         precision="fp32",
         progress=Progress(step=7, epoch=1, window=2, chars_seen=700, seconds=1.5, best_val_loss=1.25),
         plan=StepPlan(
-            total_steps=20, limited_by="max_steps", settled=True, chars_per_sec=1e4, measured_at_step=3
+            total_steps=20,
+            limited_by="max_steps",
+            settled=True,
+            chars_per_sec=1e4,
+            measured_at_step=3,
+            eval_every=5,
         ),
         optimizer={"state": {}, "param_groups": []},
         carried_state=(torch.randn(1, 2, 8),),
@@ -119,6 +124,20 @@ def test_a_checkpoint_of_format_version_1_is_migrated(tmp_path: Path):
     assert read.training.progress == new.training.progress
     assert read.training.history == new.training.history
     assert read.training.plan is None  # version 1 had no step plan: a resumed run plans anew
+
+
+def test_a_checkpoint_of_format_version_2_takes_its_validation_cadence_from_its_configuration(saved):
+    """Version 2 validated every --eval-every steps of its configuration; version 3's plan says."""
+    path, written = saved
+    raw = torch.load(path, weights_only=True)
+    raw["format_version"] = 2
+    del raw["training"]["plan"]["eval_every"]
+    raw["training"]["config"]["eval_every"] = 1000
+    torch.save(raw, path)
+    read = Checkpoint.load(path)
+    assert read.format_version == 2 and read.training is not None and read.training.plan is not None
+    assert read.training.plan.eval_every == 1000
+    assert read.training.plan.total_steps == written.training.plan.total_steps
 
 
 def test_a_progress_record_lacking_a_new_field_takes_its_default_and_an_unknown_field_is_refused(saved):

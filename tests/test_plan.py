@@ -5,7 +5,7 @@ import math
 import pytest
 
 from charrnn.model.checkpoint import StepPlan
-from charrnn.train.plan import SAFETY, fit_to_budget
+from charrnn.train.plan import SAFETY, UNLIMITED, settle, steps_asked_for, validation_interval
 from charrnn.train.schedule import learning_rate
 
 
@@ -22,15 +22,22 @@ def test_the_schedule_warms_up_then_decays_by_cosine_to_the_floor_at_the_last_st
 ASKED = StepPlan(total_steps=1000, limited_by="epochs", settled=False)
 
 
-def _fit(seconds_per_step: float, seconds_per_validation: float = 0.0, spent: float = 10.0) -> StepPlan:
-    return fit_to_budget(
-        ASKED,
+def _fit(
+    seconds_per_step: float,
+    seconds_per_validation: float = 0.0,
+    spent: float = 10.0,
+    asked: StepPlan = ASKED,
+    budget: float | None = 100.0,
+    eval_every: int | None = 100,
+) -> StepPlan:
+    return settle(
+        asked,
         step=20,
         seconds_spent=spent,
-        budget_seconds=100.0,
+        budget_seconds=budget,
         seconds_per_step=seconds_per_step,
         seconds_per_validation=seconds_per_validation,
-        eval_every=100,
+        eval_every=eval_every,
         chars_per_step=3200,
     )
 
@@ -50,3 +57,27 @@ def test_a_budget_too_short_becomes_the_largest_plan_that_fits_it():
     assert validations == 5
     assert with_validations.total_steps == 20 + math.floor((SAFETY * 90 - 5 * 2.0) / 0.2)
     assert _fit(0.2, spent=100.0).total_steps == 20  # nothing left: stop now
+
+
+def test_without_epochs_or_max_steps_the_budget_alone_sizes_the_run():
+    asked = steps_asked_for(windows_per_epoch=300, epochs=None, max_steps=None)
+    assert (asked.total_steps, asked.limited_by) == (UNLIMITED, "max_minutes")
+    plan = _fit(0.2, asked=asked)  # the whole budget is used, however many epochs it buys
+    assert (plan.total_steps, plan.limited_by) == (20 + 436, "max_minutes")
+    assert steps_asked_for(300, None, 50).total_steps == 50
+    assert steps_asked_for(300, 2.5, None).total_steps == 750
+
+
+def test_the_validation_cadence_is_about_a_minute_unless_validating_would_cost_more_than_5_percent():
+    assert validation_interval(seconds_per_step=0.2, seconds_per_validation=1.0) == 300  # 60 s
+    assert validation_interval(seconds_per_step=0.2, seconds_per_validation=6.0) == 600  # 6 s = 5% of 120 s
+    assert validation_interval(seconds_per_step=120.0, seconds_per_validation=1.0) == 1
+    measured = _fit(0.2, seconds_per_validation=1.0, eval_every=None)
+    assert measured.eval_every == 300
+    assert _fit(0.2, seconds_per_validation=1.0, eval_every=7).eval_every == 7  # --eval-every wins
+
+
+def test_without_a_budget_the_plan_keeps_its_steps_and_settles_only_the_cadence():
+    plan = _fit(0.2, seconds_per_validation=1.0, budget=None, eval_every=None)
+    assert (plan.total_steps, plan.limited_by, plan.settled) == (1000, "epochs", True)
+    assert plan.eval_every == 300 and plan.measured_at_step == 20

@@ -1,6 +1,13 @@
-"""The rich progress display for training, on stderr (stdout stays free for data)."""
+"""The rich progress display for training, on stderr (stdout stays free for data).
+
+On a terminal: a live bar. Elsewhere (a log file, CI, nohup), where a live bar cannot redraw: a
+plain line at least every PLAIN_SECONDS, so that a log shows a run's progress as it goes.
+"""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,12 +27,21 @@ from charrnn.measure.loss import LN2
 from charrnn.train.loop import TrainResult
 from charrnn.train.observers import PlanSettled, RunStarted, StepsLogged, TrainObserver, Validated
 
+# A plain progress line is printed at the first log event this long after the previous line;
+# log events come every --log-every steps (a few seconds apart at the defaults).
+PLAIN_SECONDS = 20.0
+
 
 class ProgressDisplay(TrainObserver):
-    """A live bar (epoch, step, train and val bits/char, chars/s, ETA) plus a line per validation."""
+    """A live bar (epoch, step, train and val bits/char, chars/s, ETA) plus a line per validation;
+    plain lines instead of the bar where the console is not a terminal."""
 
-    def __init__(self, console: Console) -> None:
-        self.console = console
+    def __init__(self, console: Console, clock: Callable[[], float] = time.monotonic) -> None:
+        self.console, self.clock = console, clock
+        self.live = console.is_terminal
+        self.last_line = -float("inf")
+        self.total_steps: int | None = None
+        self.val_bpc = "–"
         self.bar = ProgressBar(
             TextColumn("[bold]epoch {task.fields[epoch]:.2f}"),
             BarColumn(bar_width=20),
@@ -46,6 +62,10 @@ class ProgressDisplay(TrainObserver):
             f"{event.num_parameters:,} parameters, {event.device} {event.precision} "
             f"({event.threads} thread{'s' if event.threads != 1 else ''}) → {escape(event.checkpoint_dir)}/"
         )
+        self.total_steps = event.total_steps
+        self.last_line = self.clock()
+        if not self.live:
+            return
         self.bar.start()
         self.task = self.bar.add_task(
             "train",
@@ -58,6 +78,9 @@ class ProgressDisplay(TrainObserver):
         )
 
     def on_log(self, event: StepsLogged) -> None:
+        if not self.live and self.clock() - self.last_line >= PLAIN_SECONDS:
+            self.last_line = self.clock()
+            self.console.print(_plain_line(event, self.val_bpc), markup=False, highlight=False)
         if self.task is not None:
             self.bar.update(
                 self.task,
@@ -69,6 +92,7 @@ class ProgressDisplay(TrainObserver):
 
     def on_validation(self, event: Validated) -> None:
         v = event.validation
+        self.val_bpc = f"{v.val_bpc:.3f}"
         if self.task is not None:
             self.bar.update(self.task, completed=v.step, val_bpc=f"{v.val_bpc:.3f}")
         mark = " [green]best[/]" if v.best else ""
@@ -100,3 +124,16 @@ class ProgressDisplay(TrainObserver):
             f"stopped ({result.stop_reason.replace('_', ' ')}) at step {result.step} after "
             f"{result.seconds:.0f} s; best val {best}; checkpoints in {result.checkpoint_dir}/ ({files})"
         )
+
+
+def _plain_line(event: StepsLogged, val_bpc: str) -> str:
+    """`step 120/2,400 · epoch 0.38 · train 2.512 bpc · val – bpc · 21,000 chars/s · 18 s · ETA 6:05`"""
+    line = (
+        f"step {event.step:,}/{f'{event.total_steps:,}' if event.total_steps else '?'} · "
+        f"epoch {event.epoch:.2f} · train {event.train_bpc:.3f} bpc · val {val_bpc} bpc · "
+        f"{event.chars_per_sec:,.0f} chars/s · {event.seconds:.0f} s"
+    )
+    if event.total_steps and event.step and event.chars_per_sec > 0:
+        remaining = (event.total_steps - event.step) * event.chars_seen / event.step / event.chars_per_sec
+        line += f" · ETA {int(remaining) // 60}:{int(remaining) % 60:02d}"
+    return line

@@ -73,7 +73,11 @@ def train_command(
         "grad_clip"
     ),
     epochs: Annotated[
-        float, typer.Option(help="Stop after this many passes over the training text (may be fractional).")
+        float | None,
+        typer.Option(
+            help="Stop after this many passes over the training text (may be fractional; "
+            "default: no epoch limit, the time budget sizes the run)."
+        ),
     ] = _default("epochs"),
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
     max_minutes: Annotated[
@@ -81,7 +85,11 @@ def train_command(
         typer.Option(help="Time budget of the whole run, turned into a step plan early on; 0 = no limit."),
     ] = _default("max_minutes"),
     eval_every: Annotated[
-        int, typer.Option(help="Validate, sample and checkpoint every N steps (and at the end).")
+        int | None,
+        typer.Option(
+            help="Validate, sample and checkpoint every N steps, and at the end (default: about once "
+            "a minute, set from the measured speed)."
+        ),
     ] = _default("eval_every"),
     val_streams: Annotated[
         int,

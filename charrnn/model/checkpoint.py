@@ -6,7 +6,7 @@ loading one cannot run code. Every other module sees `Checkpoint`; the dict's ke
 nowhere else. Older format versions are migrated forward as they are read; newer and foreign
 files are refused with one clear line.
 
-    Checkpoint (format version 2)
+    Checkpoint (format version 3)
     ├─ model: ModelConfig, vocabulary, weights     rebuild the network alone (build_model)
     ├─ written_by                                  the charrnn version that wrote it
     ├─ corpus: CorpusRecord                        path, size, sha256, characters, val fraction
@@ -36,7 +36,7 @@ from charrnn.model.network import CharRNN
 from charrnn.options import DEFAULT_CHECKPOINT_DIR
 
 FORMAT = "charrnn-checkpoint"
-VERSION = 2
+VERSION = 3
 
 
 @dataclass
@@ -57,9 +57,10 @@ class StepPlan:
 
     total_steps: int
     limited_by: str  # which limit set total_steps: "epochs", "max_steps" or "max_minutes"
-    settled: bool  # False while a time budget may still shorten the plan (before it is measured)
+    settled: bool  # False until the first steps are measured, where a budget or the cadence needs it
     chars_per_sec: float | None = None  # the training speed a budget was turned into steps with
     measured_at_step: int | None = None
+    eval_every: int | None = None  # validate every this many steps (None: not yet settled)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class Checkpoint:
         except (CharRNNError, KeyError, TypeError, ValueError, AttributeError) as e:
             raise CheckpointError(f"{path} is inconsistent: {_first_line(e)}") from None
 
-    # -- the dict in the file (version 2) -----------------------------------------------------
+    # -- the dict in the file (version 3) -----------------------------------------------------
     def _to_raw(self) -> dict[str, Any]:
         raw: dict[str, Any] = {
             "format": FORMAT,
@@ -211,7 +212,19 @@ def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
     """Bring a file of any older format version up to VERSION."""
     if raw.get("format_version") == 1:
         raw = _from_version_1(raw)
+    if raw.get("format_version") == 2:
+        raw = _from_version_2(raw)
     return raw
+
+
+def _from_version_2(old: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 (charrnn 0.1.0) had no validation cadence in its plan: it validated every
+    --eval-every steps of its configuration, which was always a number then."""
+    training = old.get("training")
+    if training and training.get("plan"):
+        eval_every = (training.get("config") or {}).get("eval_every")
+        training = {**training, "plan": {**training["plan"], "eval_every": eval_every}}
+    return {**old, "format_version": 3, "training": training}
 
 
 def _from_version_1(old: dict[str, Any]) -> dict[str, Any]:

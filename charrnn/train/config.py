@@ -44,11 +44,11 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     # stopping: whichever comes first
-    epochs: float = 5.0  # may be fractional: 0.5 = half a pass over a big corpus
+    epochs: float | None = None  # may be fractional (0.5 = half a pass); None: no epoch limit
     max_steps: int | None = None
     max_minutes: float | None = 9.5  # None: no time limit
     # reporting
-    eval_every: int = 1000
+    eval_every: int | None = None  # None: about once a minute, settled with the plan (plan.py)
     val_streams: int = 1  # 1 = exact; K > 1 measures K contiguous segments side by side
     log_every: int = 20
     sample_chars: int = 200
@@ -64,8 +64,12 @@ class TrainConfig:
         check_choice("--precision", self.precision, PRECISIONS)
         for name in ("batch_size", "seq_len", "epochs", "eval_every", "val_streams", "log_every"):
             value = getattr(self, name)
-            if not (value > 0 and math.isfinite(value)):  # written so that NaN fails too
+            if value is not None and not (value > 0 and math.isfinite(value)):  # NaN fails too
                 raise ConfigError(f"{flag_of(name)} must be positive, not {value}")
+        if self.epochs is None and self.max_steps is None and self.max_minutes is None:
+            raise ConfigError(
+                "nothing would end this run: give --epochs, --max-steps or a --max-minutes above 0"
+            )
         checks = [
             (0.0 < self.val_frac < 1.0, "--val-frac must be in (0, 1)", self.val_frac),
             (self.lr > 0 and math.isfinite(self.lr), "--lr must be positive", self.lr),

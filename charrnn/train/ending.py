@@ -47,20 +47,24 @@ class EndRules:
         """A signal seen by any rank stops all; rank 0's clock and plan are everyone's."""
         main = self.world.is_main
         plan = proposal if main and proposal is not None else None
-        requested, seconds, total_plus_one, limit, speed = self.agree(
+        requested, seconds, total_plus_one, limit, speed, eval_every = self.agree(
             [
                 float(stop.requested),
                 run_seconds if main else 0.0,
                 plan.total_steps + 1.0 if plan else 0.0,
                 float(LIMITS.index(plan.limited_by)) if plan else 0.0,
                 (plan.chars_per_sec or 0.0) if plan else 0.0,
+                float(plan.eval_every or 0) if plan else 0.0,
             ]
         )
         if requested:
             stop.request(stop.signum or signal.SIGINT)
         settled = None
         if total_plus_one:
-            settled = StepPlan(int(total_plus_one) - 1, LIMITS[int(limit)], True, speed or None, step)
+            limited_by = LIMITS[int(limit)]
+            settled = StepPlan(
+                int(total_plus_one) - 1, limited_by, True, speed or None, step, int(eval_every) or None
+            )
         return StepAgreement(bool(requested), seconds, settled)
 
     def stop_reason(self, step: int, plan: StepPlan, agreed: StepAgreement) -> str | None:

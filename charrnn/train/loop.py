@@ -26,7 +26,7 @@ from charrnn.train.divergence import DivergenceGuard
 from charrnn.train.ending import EndRules
 from charrnn.train.metrics_log import MetricsLog
 from charrnn.train.observers import Observers, PlanSettled, StepsLogged, TrainObserver, Validated
-from charrnn.train.plan import SpeedMeter, describe, fit_to_budget
+from charrnn.train.plan import SpeedMeter, describe, settle
 from charrnn.train.run_dir import clear_leftovers, last_checkpoint_path, lock_checkpoint_dir, metrics_path
 from charrnn.train.schedule import learning_rate
 from charrnn.train.signals import StopRequest, stop_on_signals
@@ -142,7 +142,7 @@ class Trainer:
             p.seconds = seconds_before + self.clock() - started
             if p.step % cfg.log_every == 0:
                 self._log(interval, lr)
-            if p.step % cfg.eval_every == 0:
+            if run.plan.eval_every and p.step % run.plan.eval_every == 0:
                 validation_started = self.clock()
                 self.end.check_diverged()
                 self._validate(stop)  # if cut short, the loop's next check stops and saves
@@ -189,7 +189,7 @@ class Trainer:
         run, p = self.run, self.run.progress
         self.observers.on_start(run.started())
         if run.plan.settled:
-            self.tell(describe(run.plan, run.layout.windows_per_epoch, run.config.max_minutes))
+            self.tell(self._describe_plan())
         if p.step >= run.plan.total_steps:
             self.tell(
                 f"the run is complete (step {p.step:,} of its {run.plan.total_steps:,}-step plan): "
@@ -212,7 +212,7 @@ class Trainer:
                 train_bpc=train_loss / LN2,
                 lr=lr,
                 chars_per_sec=interval.chars / max(elapsed, 1e-9),
-                total_steps=self.run.plan.total_steps,
+                total_steps=self.run.planned_steps,
             )
         )
         interval.loss.zero_()
@@ -273,11 +273,11 @@ class Trainer:
     def _proposal(self, meter: SpeedMeter) -> StepPlan | None:
         """Rank 0's settled plan, once the first steps have been measured; else None."""
         run, p = self.run, self.run.progress
-        if run.plan.settled or not run.world.is_main or run.budget_seconds is None:
+        if run.plan.settled or not run.world.is_main:
             return None
         if not meter.ready(p.step, run.config.warmup_steps):
             return None
-        return fit_to_budget(
+        return settle(
             run.plan,  # unsettled: the steps asked for
             step=p.step,
             seconds_spent=p.seconds,
@@ -285,14 +285,18 @@ class Trainer:
             seconds_per_step=meter.seconds_per_step,
             seconds_per_validation=seconds_per_validation(run, self.clock),
             eval_every=run.config.eval_every,
-            chars_per_step=run.config.batch_size * run.config.seq_len,
+            chars_per_step=run.chars_per_step,
         )
 
     def _settle(self, plan: StepPlan) -> None:
         run, p = self.run, self.run.progress
         run.plan = plan
-        self.tell(describe(plan, run.layout.windows_per_epoch, run.config.max_minutes))
+        self.tell(self._describe_plan())
         self.observers.on_plan(PlanSettled(p.step, run.epoch, p.chars_seen, round(p.seconds, 3), plan))
+
+    def _describe_plan(self) -> str:
+        run = self.run
+        return describe(run.plan, run.layout.windows_per_epoch, run.config.max_minutes, run.chars_per_step)
 
     def _result(self, reason: str, stop: StopRequest) -> TrainResult:
         run, p = self.run, self.run.progress

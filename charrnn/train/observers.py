@@ -28,7 +28,7 @@ class RunStarted:
     train_chars: int
     val_chars: int
     windows_per_epoch: int
-    total_steps: int
+    total_steps: int | None  # None while the budget is not yet turned into steps
     start_step: int
     resumed: bool
 
@@ -45,7 +45,7 @@ class StepsLogged:
     train_bpc: float
     lr: float
     chars_per_sec: float
-    total_steps: int
+    total_steps: int | None  # None while the budget is not yet turned into steps
 
     def to_record(self) -> dict[str, Any]:
         return {"event": "train", **asdict(self)}
@@ -53,7 +53,7 @@ class StepsLogged:
 
 @dataclass(frozen=True)
 class Validated:
-    """A validation pass, every --eval-every steps and at the end, and a sample of the model."""
+    """A validation pass, at the plan's cadence and at the end, and a sample of the model."""
 
     validation: Validation
     sample: str

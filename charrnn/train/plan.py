@@ -1,24 +1,30 @@
 """The step plan: how many optimizer steps a run takes, fixed once, so that the learning-rate
-schedule is a function of the step alone and never of the wall clock.
+schedule is a function of the step alone and never of the wall clock; and how often it validates.
 
---epochs and --max-steps give a number of steps at the start. --max-minutes is a time budget
-for the whole run (every invocation of it together): it becomes a number of steps once, early
-in the run, from the training speed measured over its first steps and the measured cost of a
-validation pass. If the steps asked for fit the budget, the plan stays as asked and the run is
-reproducible bit for bit; if they do not, the plan is shortened to what fits, so the schedule
-still reaches its floor when the time is up. Such a clock-sized plan is printed and stored (in
-the checkpoint and metrics.jsonl): `--max-steps N --max-minutes 0` repeats it exactly.
+--epochs and --max-steps give a number of steps at the start (by default neither is set: the
+budget alone sizes the run). --max-minutes is a time budget for the whole run (every invocation
+of it together): it becomes a number of steps once, early in the run, from the training speed
+measured over its first steps and the measured cost of a validation pass. If the steps asked
+for fit the budget, the plan stays as asked and the run is reproducible bit for bit; if they do
+not, the plan is as many steps as fit, so the schedule reaches its floor when the time is up.
+Such a clock-sized plan is printed and stored (in the checkpoint and metrics.jsonl):
+`--max-steps N --max-minutes 0` repeats it exactly.
 
-    --epochs 5 ─┐
+Without --eval-every, the same measurement sets the validation cadence: about once a minute of
+training, or less often where a validation pass would cost more than VALIDATION_SHARE of the
+time. Validating never changes the weights, so the cadence does not affect what a run learns.
+
+    --epochs ───┐
     --max-steps ┴─ min ─▶ the steps asked for ──┐
                                                 ├─ min ─▶ the plan (settled once)
-    --max-minutes ─▶ speed of the first steps ──┘
+    --max-minutes ─▶ speed of the first steps ──┘         + its validation cadence
                      + cost of the validations
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from charrnn.model.checkpoint import StepPlan
 
@@ -31,33 +37,54 @@ SKIP_STEPS = 2
 MEASURE_STEPS = 10
 MEASURE_SECONDS = 3.0
 
+# Without --eval-every: validate about every VALIDATION_SECONDS of training, and never spend more
+# than VALIDATION_SHARE of the training time on it.
+VALIDATION_SECONDS = 60.0
+VALIDATION_SHARE = 0.05
+
 LIMITS = ("epochs", "max_steps", "max_minutes")
+# The steps asked for when neither --epochs nor --max-steps is given: the budget alone decides.
+UNLIMITED = 2**52  # exact as a float, as ranks agree on it
 
 
-def steps_asked_for(windows_per_epoch: int, epochs: float, max_steps: int | None) -> StepPlan:
+def steps_asked_for(windows_per_epoch: int, epochs: float | None, max_steps: int | None) -> StepPlan:
     """The plan that --epochs and --max-steps give (not yet settled against a budget)."""
-    epoch_steps = math.ceil(windows_per_epoch * epochs)
+    epoch_steps = UNLIMITED if epochs is None else math.ceil(windows_per_epoch * epochs)
     if max_steps is not None and max_steps < epoch_steps:
         return StepPlan(total_steps=max_steps, limited_by="max_steps", settled=False)
+    if epochs is None:
+        return StepPlan(total_steps=UNLIMITED, limited_by="max_minutes", settled=False)
     return StepPlan(total_steps=epoch_steps, limited_by="epochs", settled=False)
 
 
-def fit_to_budget(
+def validation_interval(seconds_per_step: float, seconds_per_validation: float) -> int:
+    """Steps between validations: about a minute of training, or more where a validation pass
+    would otherwise take more than VALIDATION_SHARE of the time."""
+    seconds = max(VALIDATION_SECONDS, seconds_per_validation / VALIDATION_SHARE)
+    return max(1, round(seconds / max(seconds_per_step, 1e-9)))
+
+
+def settle(
     asked: StepPlan,
     *,
     step: int,
     seconds_spent: float,
-    budget_seconds: float,
+    budget_seconds: float | None,
     seconds_per_step: float,
     seconds_per_validation: float,
-    eval_every: int,
+    eval_every: int | None,
     chars_per_step: int,
 ) -> StepPlan:
-    """Settle the plan at `step`: the steps asked for if they fit the time left, else as many as fit.
+    """Settle the plan at `step`: its validation cadence (`eval_every`, else measured), and its
+    steps: those asked for if they fit the time left, else as many as fit.
 
     Every validation the plan implies (one each `eval_every` steps, and one at the end) is paid
     for out of the same budget.
     """
+    eval_every = eval_every or validation_interval(seconds_per_step, seconds_per_validation)
+    speed = chars_per_step / max(seconds_per_step, 1e-9)
+    if budget_seconds is None:
+        return replace(asked, settled=True, chars_per_sec=speed, measured_at_step=step, eval_every=eval_every)
     usable = SAFETY * (budget_seconds - seconds_spent)
 
     def seconds_to(total: int) -> float:  # from `step` to `total`, validations included
@@ -69,10 +96,9 @@ def fit_to_budget(
         middle = (low + high + 1) // 2
         low, high = (middle, high) if seconds_to(middle) <= usable else (low, middle - 1)
     total = low
-    speed = chars_per_step / max(seconds_per_step, 1e-9)
     if total >= asked.total_steps:
-        return StepPlan(asked.total_steps, asked.limited_by, True, speed, step)
-    return StepPlan(total, "max_minutes", True, speed, step)
+        return StepPlan(asked.total_steps, asked.limited_by, True, speed, step, eval_every)
+    return StepPlan(total, "max_minutes", True, speed, step, eval_every)
 
 
 class SpeedMeter:
@@ -103,16 +129,29 @@ class SpeedMeter:
         return self.seen_seconds / max(self.seen, 1)
 
 
-def describe(plan: StepPlan, windows_per_epoch: int, budget_minutes: float | None) -> str:
-    """One line for people: what the plan is and why."""
+def describe(
+    plan: StepPlan, windows_per_epoch: int, budget_minutes: float | None, chars_per_step: int
+) -> str:
+    """One line for people: what the plan is and why, and how often the run validates."""
     epochs = plan.total_steps / windows_per_epoch
     size = f"{plan.total_steps:,} steps ({epochs:.2f} epochs)"
     speed = f"{plan.chars_per_sec:,.0f} chars/s measured" if plan.chars_per_sec else ""
     if plan.limited_by == "max_minutes":
-        return (
+        line = (
             f"plan: {size} to fit the {budget_minutes:g}-minute budget at {speed}; "
             f"--max-steps {plan.total_steps} --max-minutes 0 repeats this run"
         )
-    why = {"epochs": "the --epochs asked for", "max_steps": "the --max-steps asked for"}[plan.limited_by]
-    fits = f", which fit the {budget_minutes:g}-minute budget at {speed}" if speed else ""
-    return f"plan: {size}, {why}{fits}"
+    else:
+        why = {"epochs": "the --epochs asked for", "max_steps": "the --max-steps asked for"}[plan.limited_by]
+        line = f"plan: {size}, {why}"
+        if speed:
+            line += (
+                f", which fit the {budget_minutes:g}-minute budget at {speed}"
+                if budget_minutes
+                else f" ({speed})"
+            )
+    if plan.eval_every is not None:
+        line += f"; validating every {plan.eval_every:,} steps"
+        if plan.chars_per_sec:
+            line += f" (about every {plan.eval_every * chars_per_step / plan.chars_per_sec:.0f} s)"
+    return line

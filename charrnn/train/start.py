@@ -32,7 +32,7 @@ from charrnn.runtime import bf16_support, choose_device, choose_precision, confi
 from charrnn.train import distributed
 from charrnn.train.config import RESUMABLE_OVERRIDES, TrainConfig, default_corpus
 from charrnn.train.observers import RunStarted
-from charrnn.train.plan import LIMITS, steps_asked_for
+from charrnn.train.plan import LIMITS, UNLIMITED, steps_asked_for
 from charrnn.train.presets import apply_preset
 from charrnn.train.run_dir import existing_run, last_checkpoint_path
 
@@ -66,6 +66,15 @@ class Run:
         return None if self.config.max_minutes is None else self.config.max_minutes * 60
 
     @property
+    def chars_per_step(self) -> int:
+        return self.config.batch_size * self.config.seq_len
+
+    @property
+    def planned_steps(self) -> int | None:
+        """The plan's steps; None while only a budget, not yet turned into steps, limits the run."""
+        return None if self.plan.total_steps == UNLIMITED else self.plan.total_steps
+
+    @property
     def epoch(self) -> float:
         """Epochs done, fractions included."""
         return self.progress.epoch + self.progress.window / self.layout.windows_per_epoch
@@ -83,7 +92,7 @@ class Run:
             train_chars=len(self.train_ids),
             val_chars=len(self.val_ids),
             windows_per_epoch=self.layout.windows_per_epoch,
-            total_steps=self.plan.total_steps,
+            total_steps=self.planned_steps,
             start_step=self.progress.step,
             resumed=self.progress.step > 0,
         )
@@ -137,7 +146,12 @@ def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, forc
         optimizer=torch.optim.AdamW(
             model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay
         ),
-        plan=replace(asked, settled=config.max_minutes is None),
+        # Settled now unless the first steps must be measured: to fit a budget, or to set the cadence.
+        plan=replace(
+            asked,
+            settled=config.max_minutes is None and config.eval_every is not None,
+            eval_every=config.eval_every,
+        ),
         warnings=[warning] if warning else [],
     )
     if saved is not None:
@@ -186,7 +200,7 @@ def continued_plan(saved: TrainingRecord, config: TrainConfig) -> StepPlan | Non
     anew: a changed limit re-plans the run, which is how a finished run is extended)."""
     if saved.plan is None or any(saved.config.get(limit) != getattr(config, limit) for limit in LIMITS):
         return None
-    return saved.plan
+    return replace(saved.plan, eval_every=config.eval_every or saved.plan.eval_every)
 
 
 def run_precision(saved: TrainingRecord | None, config: TrainConfig, device: torch.device) -> tuple[str, str]:
