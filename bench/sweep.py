@@ -11,7 +11,9 @@ exactly that many steps (`--max-steps N --max-minutes 0`, deterministic whatever
 perplexity` (the whole held-out tenth, the state carried).
 
 --speed-scale S asks what a machine S times as fast would reach (0.36: an AVX2-only EPYC that
-trains the old default at 8.3k chars/s, against 22.9k on an AVX-512 EPYC).
+trains the old default at 8.3k chars/s, against 22.9k on an AVX-512 EPYC). "NAME@SPEED: options"
+takes SPEED chars/s as measured earlier instead of measuring it (for a sweep started while the
+machine is busy: a speed measured then would be wrong, a step count is not).
 
     python bench/sweep.py --train-seconds 530 --json bench/sweep.json \
         "A: --hidden 384 --dropout 0" "B: --hidden 512 --dropout 0.2 --lr 4e-3" ...
@@ -120,8 +122,11 @@ def main() -> None:
     vocab_size = len(set(Path(args.corpus).read_text(encoding="utf-8")))
     named = [(c.split(":", 1)[0].strip(), shlex.split(c.split(":", 1)[1])) for c in args.configs]
     rows = []
-    for name, words in named:  # alone, one after another: the speeds are not disturbed
-        speed, chars = chars_per_second(words, vocab_size, args.threads)
+    for i, (label, words) in enumerate(named):  # alone, one after another: the speeds are not disturbed
+        name, _, given = label.partition("@")
+        named[i] = (name, words)
+        speed, chars = chars_per_second(words, vocab_size, args.threads, steps=1 if given else 8)
+        speed = float(given) if given else speed
         steps = int(args.train_seconds * speed * args.speed_scale / chars)
         rows.append(
             {"name": name, "options": shlex.join(words), "chars_per_sec": round(speed), "steps": steps}
