@@ -16,7 +16,7 @@ FLOORS = [
     {"data"},
     {"model"},
     {"generate", "measure"},
-    {"train"},
+    {"api", "train"},  # the Python API (charrnn.load) beside training: neither needs the other
     {"cli"},
     {"__main__"},  # python -m charrnn: the entry, like the console script
 ]

@@ -195,7 +195,9 @@ CASES = [
     Case("sample with no checkpoints/ here", lambda w: ["sample"], "train one with `charrnn train`"),
     Case("sample missing checkpoint", lambda w: ["sample", "--checkpoint", w.path("no.pt")], "not found"),
     Case(
-        "sample checkpoint is a directory", lambda w: ["sample", "--checkpoint", str(w.root)], "a directory"
+        "sample run directory without a checkpoint",
+        lambda w: ["sample", "--checkpoint", str(w.root)],
+        "no checkpoint in",
     ),
     Case(
         "sample random-bytes checkpoint",
@@ -264,6 +266,7 @@ CASES = [
     Case("sample --num-samples 0", lambda w: w.sample("--num-samples", "0"), "--num-samples must be >= 1"),
     Case("sample --device tpu", lambda w: w.sample("--device", "tpu"), "--device must be one of"),
     Case("sample --stop ''", lambda w: w.sample("--stop", ""), "--stop must not be empty"),
+    Case("sample --seed 2**64", lambda w: w.sample("--seed", str(2**64)), "--seed must be in [-2**63, 2**64)"),
     Case(
         "sample --temperature warm",
         lambda w: w.sample("--temperature", "warm"),
