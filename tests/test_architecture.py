@@ -17,6 +17,7 @@ FLOORS = [
     {"model"},
     {"generate", "measure"},
     {"api", "train"},  # the Python API (charrnn.load) beside training: neither needs the other
+    {"serve"},  # the web playground, on the API
     {"cli"},
     {"__main__"},  # python -m charrnn: the entry, like the console script
 ]
