@@ -363,6 +363,7 @@ CASES = [
         "--max-concurrent must be >= 1",
     ),
     Case("serve --max-waiting -1", lambda w: w.serve("--max-waiting", "-1"), "--max-waiting must be >= 0"),
+    Case("serve --threads 0", lambda w: w.serve("--threads", "0"), "--threads must be >= 1"),
     Case("serve --device tpu", lambda w: w.serve("--device", "tpu"), "--device must be one of"),
     Case(
         "serve missing checkpoint",

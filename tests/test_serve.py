@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 import charrnn  # noqa: E402
 from charrnn.serve.app import SEED_HEADER, create_app  # noqa: E402
-from charrnn.serve.config import ServeConfig  # noqa: E402
+from charrnn.serve.config import ServeConfig, limit_blas_threads  # noqa: E402
 from charrnn.serve.guards import Busy, Slots  # noqa: E402
 from charrnn.serve.run import exposure_warning  # noqa: E402
 
@@ -355,6 +357,21 @@ def test_listening_anywhere_but_loopback_is_warned_about():
     warning = exposure_warning("0.0.0.0", 8000)
     assert warning is not None and warning.startswith("warning: listening on 0.0.0.0:8000")
     assert "no authentication" in warning
+
+
+def test_blas_gets_one_thread_a_computation_and_numpy_is_not_imported_before_it_is_told(monkeypatch):
+    for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # what the environment says wins
+    limit_blas_threads(1)
+    assert [os.environ[v] for v in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")] == [
+        "1",
+        "3",
+        "1",
+    ]
+    code = "import sys, charrnn.cli.app, charrnn.serve.config; print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_a_port_in_use_is_one_error_line(overfit_dir: Path):

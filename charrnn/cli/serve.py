@@ -34,6 +34,9 @@ def serve_command(
     max_waiting: Annotated[
         int, typer.Option(help="Requests that may wait for a turn; beyond them, 503 (try again).")
     ] = ServeConfig.max_waiting,
+    threads: Annotated[
+        int, typer.Option(help="CPU threads of one computation (requests side by side are the parallelism).")
+    ] = ServeConfig.threads,
     access_log: Annotated[bool, typer.Option("--access-log", help="A line on stderr per request.")] = False,
 ) -> None:
     """Serve a model: a playground page at / (generate, streamed; colour text by surprise), a JSON
@@ -42,7 +45,7 @@ def serve_command(
     Example: charrnn serve --checkpoint checkpoints/best.pt --port 8000
     """
     with user_errors():
-        from charrnn.serve.config import check_installed
+        from charrnn.serve.config import check_installed, limit_blas_threads
 
         config = ServeConfig(
             host=host,
@@ -51,8 +54,10 @@ def serve_command(
             max_body=max_body,
             max_concurrent=max_concurrent,
             max_waiting=max_waiting,
+            threads=threads,
             access_log=access_log,
         )
+        limit_blas_threads(config.threads)  # before NumPy is imported
         check_installed()
         from charrnn.api import load
         from charrnn.serve.run import serve

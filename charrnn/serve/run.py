@@ -22,6 +22,7 @@ import uvicorn
 
 from charrnn.api import Model
 from charrnn.errors import ConfigError
+from charrnn.runtime import configure_threads
 from charrnn.serve.app import create_app
 from charrnn.serve.config import ServeConfig
 
@@ -61,6 +62,7 @@ class _Server(uvicorn.Server):
 
 def serve(model: Model, config: ServeConfig, tell: Callable[[str], None]) -> None:
     """Serve `model` until Ctrl-C or SIGTERM; what it does is told on stderr through `tell`."""
+    configure_threads(config.threads)
     listening = listen(config.host, config.port)
     host, port = listening.getsockname()[:2]
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
