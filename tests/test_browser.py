@@ -157,3 +157,13 @@ def test_the_surprise_tab_colours_each_character_with_the_top_five_on_hover(page
     assert tooltip.count("%") == 5
     assert "1 outside the vocabulary" in page.text_content("#surprise-status")
     _keep(page, tmp_path, "serve-surprise.png")
+
+
+def test_a_seed_javascript_cannot_hold_exactly_is_refused_on_the_page(page: Any):
+    page.fill("#seed", "12345678901234567890")  # past 2**53: a JavaScript number would round it
+    page.click("#generate-button")
+    page.wait_for_function("() => document.getElementById('generate-status').classList.contains('error')")
+    assert "the seed must be a whole number from 0 to 9007199254740991" in page.text_content(
+        "#generate-status"
+    )
+    assert page.get_attribute("#output", "data-state") == "idle"

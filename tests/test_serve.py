@@ -28,7 +28,7 @@ import charrnn  # noqa: E402
 from charrnn.serve.app import SEED_HEADER, create_app  # noqa: E402
 from charrnn.serve.config import ServeConfig, limit_blas_threads  # noqa: E402
 from charrnn.serve.guards import Busy, Slots  # noqa: E402
-from charrnn.serve.run import exposure_warning  # noqa: E402
+from charrnn.serve.run import NotifyingServer, is_loopback  # noqa: E402
 
 LIMITS = ServeConfig(max_length=2000, max_body=4096, max_concurrent=2, max_waiting=1)
 
@@ -105,6 +105,7 @@ def test_a_sample_without_a_seed_says_which_it_drew_and_that_seed_repeats_it(cli
     text, seed = _sample(client, length=200, temperature=2.0)
     again, _ = _sample(client, length=200, temperature=2.0, seed=int(seed))
     assert again == text and len(text) == 200
+    assert 0 <= int(seed) < 2**53  # the page (JavaScript numbers) can send it back exactly
 
 
 def test_a_sample_ends_at_its_stop_text_and_may_be_empty(client: TestClient):
@@ -236,6 +237,14 @@ BAD = [
         "send the body as JSON, with Content-Type: application/json",
         (("content-type", "application/x-www-form-urlencoded"),),
     ),
+    Bad(  # what a page elsewhere can send without asking (no CORS preflight): refused
+        "JSON sent as text/plain",
+        "/api/perplexity",
+        b'{"text": "the red deer"}',
+        415,
+        "send the body as JSON, with Content-Type: application/json (not 'text/plain')",
+        (("content-type", "text/plain"),),
+    ),
     Bad("text missing", "/api/perplexity", {}, 422, "text: is required"),
     Bad(
         "text a number", "/api/perplexity", {"text": 42}, 422, "text: Input should be a valid string, not 42"
@@ -316,6 +325,23 @@ def test_the_surprise_cap_is_a_field_limit_where_the_body_allows_it(model: charr
     )
 
 
+def test_on_loopback_a_request_naming_another_host_is_refused(model: charrnn.Model):
+    """DNS rebinding: a page elsewhere that points its own name at 127.0.0.1 is still refused."""
+    allowed = {"127.0.0.1", "localhost", "[::1]"}
+    with TestClient(
+        create_app(model, LIMITS, allowed_hosts=allowed), base_url="http://127.0.0.1:8000"
+    ) as client:
+        assert client.get("/api/info").status_code == 200
+        for host in ("localhost:8000", "[::1]:8000", "127.0.0.1"):
+            assert client.get("/api/info", headers={"host": host}).status_code == 200, host
+        for host in ("evil.example:8000", "127.0.0.1.evil.example", "[::2]:8000", ""):
+            refused = client.post("/api/sample", json={"length": 5}, headers={"host": host})
+            assert refused.status_code == 421, host
+            assert refused.json()["error"].startswith(
+                "this server answers to 127.0.0.1, [::1], localhost, not to"
+            )
+
+
 def test_the_bad_request_table_covers_every_endpoint_and_status():
     assert {c.path for c in BAD} >= {"/api/sample", "/api/perplexity", "/api/score", "/api/surprise"}
     assert {c.status for c in BAD} == {400, 404, 405, 413, 415, 422}
@@ -352,11 +378,17 @@ def test_slots_run_some_queue_some_and_refuse_the_rest():
 
 
 # -- the command -------------------------------------------------------------------------------
-def test_listening_anywhere_but_loopback_is_warned_about():
-    assert exposure_warning("127.0.0.1", 8000) is None and exposure_warning("::1", 8000) is None
-    warning = exposure_warning("0.0.0.0", 8000)
-    assert warning is not None and warning.startswith("warning: listening on 0.0.0.0:8000")
-    assert "no authentication" in warning
+def test_listening_anywhere_but_loopback_is_warned_about(overfit_dir: Path, monkeypatch):
+    assert all(is_loopback(a) for a in ("127.0.0.1", "127.0.0.2", "::1"))
+    assert not any(is_loopback(a) for a in ("0.0.0.0", "::", "192.168.1.20", "example.org"))
+    monkeypatch.setattr(NotifyingServer, "run", lambda self, sockets: None)  # bound, then stopped at once
+    quiet = invoke("serve", "--checkpoint", str(overfit_dir), "--port", "0")
+    exposed = invoke("serve", "--checkpoint", str(overfit_dir), "--host", "0.0.0.0", "--port", "0")
+    assert quiet.exit_code == exposed.exit_code == 0 and quiet.stdout == exposed.stdout == ""
+    assert quiet.stderr.startswith("serving ") and quiet.stderr.endswith("stopped\n")
+    warning = exposed.stderr.splitlines()[0]
+    assert warning.startswith("warning: listening on 0.0.0.0:") and "no authentication" in warning
+    assert "warning" not in quiet.stderr
 
 
 def test_blas_gets_one_thread_a_computation_and_numpy_is_not_imported_before_it_is_told(monkeypatch):

@@ -84,6 +84,18 @@ def test_a_sample_arrives_in_pieces_as_it_is_generated_and_stops_at_its_length(s
     assert response.getheader("X-Charrnn-Seed") == "1"
 
 
+def test_the_loopback_server_answers_to_its_own_names_only(server: Server):
+    for host, status in (
+        (f"127.0.0.1:{server.port}", 200),
+        (f"localhost:{server.port}", 200),
+        ("evil.example", 421),
+    ):
+        connection = _connection(server)
+        connection.request("GET", "/api/info", headers={"Host": host})
+        assert connection.getresponse().status == status, host
+        connection.close()
+
+
 def test_a_long_generation_holds_up_no_other_request(server: Server):
     connection, response = _open_stream(server)
     try:

@@ -26,8 +26,9 @@ class Sampling:
 
 
 def random_seed() -> int:
-    """A seed for a sample given none: random, and reported so that the sample can be repeated."""
-    return int.from_bytes(os.urandom(8), "little") >> 1
+    """A seed for a sample given none: random, and reported so that the sample can be repeated;
+    under 2**53, so that JavaScript (the page of `charrnn serve`) holds it exactly."""
+    return int.from_bytes(os.urandom(8), "little") >> 11
 
 
 def start_sampling(

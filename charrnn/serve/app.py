@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any, TypeVar
@@ -29,7 +29,7 @@ from charrnn.errors import CharRNNError
 from charrnn.generate.sampling import SampleConfig
 from charrnn.measure.surprise import bits_per_char
 from charrnn.serve.config import ServeConfig
-from charrnn.serve.guards import Admission, BodyLimit, Busy, Slots, describe_validation
+from charrnn.serve.guards import Admission, BodyLimit, Busy, HostCheck, Slots, describe_validation
 from charrnn.serve.requests import (
     InfoAnswer,
     PerplexityAnswer,
@@ -52,10 +52,16 @@ PAGE_POLICY = (
 T = TypeVar("T")
 
 
-def create_app(model: Model, config: ServeConfig, stopping: threading.Event | None = None) -> FastAPI:
+def create_app(
+    model: Model,
+    config: ServeConfig,
+    stopping: threading.Event | None = None,
+    allowed_hosts: Collection[str] | None = None,
+) -> FastAPI:
     """The application serving `model` within `config`'s limits (run it with uvicorn, or test it
     with Starlette's TestClient, which runs its lifespan). Once `stopping` is set (the server is
-    shutting down), samples being streamed end where they are."""
+    shutting down), samples being streamed end where they are. With `allowed_hosts`, a request
+    whose Host header names another host is refused (guards.HostCheck)."""
     stopping = stopping or threading.Event()
 
     @asynccontextmanager
@@ -72,6 +78,8 @@ def create_app(model: Model, config: ServeConfig, stopping: threading.Event | No
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, max_bytes=config.max_body)
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts)  # the outermost: checked first
     _add_error_handlers(app)
     page = files("charrnn.serve").joinpath("page.html").read_text(encoding="utf-8")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,6 +72,27 @@ class BodyLimit:
             return await receive()  # then what the server says next: a disconnect, when it comes
 
         await self.app(scope, replay, send)
+
+
+class HostCheck:
+    """Refuse (421) a request whose Host header is not one of `allowed` (names without a port).
+
+    A server on the loopback interface answers this machine alone, but a web page elsewhere can
+    point a name it controls at 127.0.0.1 (DNS rebinding) and then call the API as if it were
+    the page's own origin; the Host header still carries that name, so it is refused."""
+
+    def __init__(self, app: ASGIApp, allowed: Collection[str]) -> None:
+        self.app, self.allowed = app, set(allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            name = host[: host.find("]") + 1] if host.startswith("[") else host.split(":")[0]  # no port
+            if name not in self.allowed:
+                names = ", ".join(sorted(self.allowed))
+                await send_error(send, 421, f"this server answers to {names}, not to the host {host!r}")
+                return
+        await self.app(scope, receive, send)
 
 
 class Busy(Exception):

@@ -26,6 +26,9 @@ from charrnn.runtime import configure_threads
 from charrnn.serve.app import create_app
 from charrnn.serve.config import ServeConfig
 
+# The names a browser on this machine reaches a loopback server by (and the address it is bound
+# to): a request naming any other host is refused (serve/guards.HostCheck).
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 SHUTDOWN_SECONDS = 3  # what requests still running get, after Ctrl-C, before they are cut off
 
 # uvicorn's own lines and the access log go to stderr: stdout is for data alone.
@@ -47,7 +50,7 @@ class Stopped(Exception):
     """SIGINT or SIGTERM: the way a server is meant to end."""
 
 
-class _Server(uvicorn.Server):
+class NotifyingServer(uvicorn.Server):
     """uvicorn's server, which also tells the application when it starts to shut down, so that
     samples being streamed end then instead of holding the shutdown up."""
 
@@ -65,12 +68,14 @@ def serve(model: Model, config: ServeConfig, tell: Callable[[str], None]) -> Non
     configure_threads(config.threads)
     listening = listen(config.host, config.port)
     host, port = listening.getsockname()[:2]
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+    name = f"[{host}]" if ":" in host else host
+    url = f"http://{name}:{port}/"
+    private = is_loopback(host)
     stopping = threading.Event()
-    server = _Server(
+    server = NotifyingServer(
         stopping,
         uvicorn.Config(
-            create_app(model, config, stopping),
+            create_app(model, config, stopping, (LOOPBACK_NAMES | {name}) if private else None),
             log_config=LOG_CONFIG,
             log_level=None,
             access_log=config.access_log,
@@ -80,8 +85,8 @@ def serve(model: Model, config: ServeConfig, tell: Callable[[str], None]) -> Non
             lifespan="on",
         ),
     )
-    if warning := exposure_warning(host, port):
-        tell(warning)
+    if not private:
+        tell(exposure_warning(host, port))
     tell(f"serving {model.path} at {url} (the JSON API at {url}docs); Ctrl-C stops")
     try:
         with stop_on_signals():
@@ -112,13 +117,15 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def exposure_warning(host: str, port: int) -> str | None:
-    """A warning where the server is reachable from other machines (it has no authentication)."""
+def is_loopback(address: str) -> bool:
     try:
-        if ipaddress.ip_address(host.split("%")[0]).is_loopback:
-            return None
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
     except ValueError:
-        pass
+        return False
+
+
+def exposure_warning(host: str, port: int) -> str:
+    """The warning for a server reachable from other machines (it has no authentication)."""
     return (
         f"warning: listening on {host}:{port}, not only on this machine's loopback interface: anyone who "
         "can reach it can use the model and read what its checkpoint says about itself (charrnn serve "
