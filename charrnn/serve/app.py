@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from charrnn import __version__
 from charrnn.api import Model
-from charrnn.errors import CharRNNError
+from charrnn.errors import CharRNNError, ConfigError
 from charrnn.generate.sampling import SampleConfig
 from charrnn.measure.surprise import bits_per_char
 from charrnn.serve.config import ServeConfig
@@ -115,7 +115,7 @@ def create_app(
         closing the connection stops the generation. The seed it was drawn with is in the
         X-Charrnn-Seed header: sending it back repeats the text."""
         if request.length > config.max_length:
-            raise CharRNNError(
+            raise ConfigError(
                 f"length must be <= {config.max_length:,} (this server's --max-length), "
                 f"not {request.length:,}"
             )
