@@ -23,3 +23,7 @@ class CheckpointError(CharRNNError):
 
 class TrainingDiverged(CharRNNError):
     """The training loss became NaN or infinite."""
+
+
+class MissingDependency(CharRNNError):
+    """An optional part of charrnn whose packages are not installed (an extra: `charrnn[serve]`)."""

@@ -7,8 +7,16 @@ found by pytest as usual.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +175,76 @@ def make_config(tiny_corpus: Path, tmp_path: Path) -> Callable[..., TrainConfig]
 def overfit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained until it knows PHRASE by heart; its checkpoint directory."""
     return train_tiny(tmp_path_factory.mktemp("overfit"), **OVERFIT, log_every=50)
+
+
+# -- a real server -----------------------------------------------------------------------------
+class Server:
+    """`charrnn serve` as its own process, on a free loopback port; its stderr kept as it comes."""
+
+    def __init__(self, checkpoint: Path, *options: str) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "charrnn",
+                "serve",
+                "--checkpoint",
+                str(checkpoint),
+                "--port",
+                "0",
+                *options,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.stderr: list[str] = []
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self.url = self._wait_for_url()
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line)
+            self.lines.put(line)
+
+    def _wait_for_url(self, seconds: float = 90) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            if found := re.search(r"serving .* at (http://\S+?/) ", line):
+                return found.group(1)
+        self.process.kill()
+        raise AssertionError(f"the server did not start: {''.join(self.stderr)}")
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rstrip("/").rsplit(":", 1)[1])
+
+    def stop(self, sig: int = signal.SIGINT, seconds: float = 15) -> int:
+        """Send `sig`; the exit code, once it has exited (killed, and a failure, after `seconds`)."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"the server did not stop within {seconds} s") from None
+
+
+@contextlib.contextmanager
+def running_server(checkpoint: Path, *options: str) -> Iterator[Server]:
+    server = Server(checkpoint, *options)
+    try:
+        yield server
+    finally:
+        server.stop()

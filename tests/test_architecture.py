@@ -16,7 +16,8 @@ FLOORS = [
     {"data"},
     {"model"},
     {"generate", "measure"},
-    {"train"},
+    {"api", "train"},  # the Python API (charrnn.load) beside training: neither needs the other
+    {"serve"},  # the web playground, on the API
     {"cli"},
     {"__main__"},  # python -m charrnn: the entry, like the console script
 ]

@@ -65,6 +65,9 @@ class Workspace:
     def score(self, *options: str) -> list[str]:
         return ["score", "--checkpoint", str(self.model), *options]
 
+    def serve(self, *options: str) -> list[str]:
+        return ["serve", "--checkpoint", str(self.model), *options]
+
 
 @dataclass(frozen=True)
 class Case:
@@ -195,7 +198,9 @@ CASES = [
     Case("sample with no checkpoints/ here", lambda w: ["sample"], "train one with `charrnn train`"),
     Case("sample missing checkpoint", lambda w: ["sample", "--checkpoint", w.path("no.pt")], "not found"),
     Case(
-        "sample checkpoint is a directory", lambda w: ["sample", "--checkpoint", str(w.root)], "a directory"
+        "sample run directory without a checkpoint",
+        lambda w: ["sample", "--checkpoint", str(w.root)],
+        "no checkpoint in",
     ),
     Case(
         "sample random-bytes checkpoint",
@@ -264,6 +269,7 @@ CASES = [
     Case("sample --num-samples 0", lambda w: w.sample("--num-samples", "0"), "--num-samples must be >= 1"),
     Case("sample --device tpu", lambda w: w.sample("--device", "tpu"), "--device must be one of"),
     Case("sample --stop ''", lambda w: w.sample("--stop", ""), "--stop must not be empty"),
+    Case("sample --seed 2**64", lambda w: w.sample("--seed", str(2**64)), "--seed must be in [-2**63"),
     Case(
         "sample --temperature warm",
         lambda w: w.sample("--temperature", "warm"),
@@ -344,6 +350,32 @@ CASES = [
         "--context: 3 character(s) not in the model's vocabulary",
     ),
     Case("score missing --file", lambda w: w.score("--file", w.path("c.txt")), "not found"),
+    # serve (none of these starts a server: the options and the checkpoint are checked first)
+    Case("serve --port 70000", lambda w: w.serve("--port", "70000"), "--port must be in 0..65535"),
+    Case("serve --port -1", lambda w: w.serve("--port", "-1"), "--port must be in 0..65535"),
+    Case("serve --port http", lambda w: w.serve("--port", "http"), "Invalid value for '--port'", 2),
+    Case("serve --host ''", lambda w: w.serve("--host", ""), "--host must not be empty"),
+    Case("serve --max-length 0", lambda w: w.serve("--max-length", "0"), "--max-length must be >= 1"),
+    Case("serve --max-body 10", lambda w: w.serve("--max-body", "10"), "--max-body must be >= 1024"),
+    Case(
+        "serve --max-concurrent 0",
+        lambda w: w.serve("--max-concurrent", "0"),
+        "--max-concurrent must be >= 1",
+    ),
+    Case("serve --max-waiting -1", lambda w: w.serve("--max-waiting", "-1"), "--max-waiting must be >= 0"),
+    Case("serve --threads 0", lambda w: w.serve("--threads", "0"), "--threads must be >= 1"),
+    Case("serve --device tpu", lambda w: w.serve("--device", "tpu"), "--device must be one of"),
+    Case(
+        "serve missing checkpoint",
+        lambda w: ["serve", "--checkpoint", w.path("no.pt")],
+        "checkpoint not found",
+    ),
+    Case(
+        "serve text file as checkpoint",
+        lambda w: ["serve", "--checkpoint", w.file("t.pt", b"hello\n" * 30)],
+        "not a readable checkpoint",
+    ),
+    Case("serve with no checkpoints/ here", lambda w: ["serve"], "no checkpoint in checkpoints"),
     Case(
         "score --file not UTF-8",
         lambda w: w.score("--file", w.file("c.txt", b"the red deer\n\xfe\n")),
@@ -385,5 +417,5 @@ def test_bad_input(case: Case, tmp_path: Path, overfit_dir: Path, monkeypatch):
 
 def test_the_matrix_covers_every_command_with_at_least_25_rows():
     commands = {c.name.split()[0] for c in CASES}
-    assert commands == {"train", "sample", "perplexity", "score", "info", "plot"}
+    assert commands == {"train", "sample", "perplexity", "score", "info", "plot", "serve"}
     assert len(CASES) >= 25

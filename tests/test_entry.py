@@ -59,7 +59,9 @@ def test_the_allocator_is_set_up_before_torch_is_imported(entry: str, tmp_path):
 
 
 @pytest.mark.parametrize("entry", ["console-script", "python -m charrnn"])
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["train", "--help"], ["sample", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["train", "--help"], ["sample", "--help"], ["serve", "--help"]]
+)
 def test_help_and_version_import_no_torch(entry: str, args: list[str]):
     stderr = _run(entry, *args)
     assert "torch loaded: False" in stderr, stderr

@@ -7,7 +7,8 @@ import pytest
 import torch
 from conftest import PHRASE, assert_one_line_error, invoke
 
-from charrnn.data.reading import TextStats, read_ids
+from charrnn.data.reading import TextStats, text_ids
+from charrnn.data.text import read_text_chunks
 from charrnn.data.vocab import Vocabulary
 from charrnn.measure.config import DynamicConfig, MeasureConfig
 from charrnn.measure.dynamic import DynamicScorer
@@ -94,7 +95,8 @@ def test_reading_in_chunks_skips_and_counts_unknown_characters(tmp_path: Path):
     path.write_bytes(("\ufeff" + "abcé\nab€c" * 3).encode())  # a leading byte-order mark is dropped
 
     stats = TextStats()
-    ids = np.concatenate(list(read_ids(str(path), Vocabulary("\nabc"), "skip", stats, chunk_bytes=3)))
+    chunks = read_text_chunks(str(path), chunk_bytes=3)
+    ids = np.concatenate(list(text_ids(chunks, str(path), Vocabulary("\nabc"), "skip", stats)))
     assert Vocabulary("\nabc").decode(ids) == "abc\nabc" * 3
     assert (stats.skipped, stats.skipped_chars, stats.chars) == (6, {"é", "€"}, 27)
 

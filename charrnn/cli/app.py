@@ -15,6 +15,7 @@ from charrnn.cli.info import info_command
 from charrnn.cli.measure import perplexity_command, score_command
 from charrnn.cli.plot import plot_command
 from charrnn.cli.sample import sample_command
+from charrnn.cli.serve import serve_command
 from charrnn.cli.train import train_command
 
 app = typer.Typer(
@@ -46,3 +47,4 @@ app.command("perplexity")(perplexity_command)
 app.command("score")(score_command)
 app.command("info")(info_command)
 app.command("plot")(plot_command)
+app.command("serve")(serve_command)

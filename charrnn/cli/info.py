@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from charrnn.cli.output import JsonOption, err_console, print_json, user_errors
-from charrnn.options import DEFAULT_CHECKPOINT_DIR
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -28,11 +27,9 @@ def info_command(
     Example: charrnn info checkpoints/best.pt --json
     """
     with user_errors():
-        from charrnn.measure.info import describe_checkpoint
-        from charrnn.model.checkpoint import default_checkpoint
+        from charrnn.api import load
 
-        path = checkpoint if checkpoint is not None and not checkpoint.is_dir() else None
-        info = describe_checkpoint(path or default_checkpoint(checkpoint or DEFAULT_CHECKPOINT_DIR))
+        info = load(checkpoint).info
         if as_json:
             print_json(info)
         else:

@@ -62,15 +62,15 @@ def perplexity_command(
     Example: charrnn perplexity corpora/tinyshakespeare.txt --json
     """
     with user_errors():
+        from charrnn.api import load
         from charrnn.measure.config import MeasureConfig
-        from charrnn.measure.perplexity import measure_perplexity
 
         dyn = DynamicConfig(lr=dynamic_lr, decay=dynamic_decay, seg_len=dynamic_seg_len) if dynamic else None
         config = MeasureConfig(
             streams=streams, unknown=unknown, baselines=baselines, precision=precision, dynamic=dyn
         )
         with err_console.status("measuring…"):
-            report = measure_perplexity(list(files or []), checkpoint, config, device)
+            report = load(checkpoint, device).measure(list(files or []), config)
         if as_json:
             print_json(report.to_dict())
         else:
@@ -138,11 +138,12 @@ def score_command(
     Example: charrnn score "The red deer is a ruminant" "The red dear is a ruminant"
     """
     with user_errors():
-        from charrnn.measure.score import score_texts
+        from charrnn.api import load
+        from charrnn.measure.score import ScoreReport, read_candidates
 
-        report = score_texts(
-            list(texts or []), file=file, context=context, checkpoint=checkpoint, device_name=device
-        )
+        candidates = read_candidates(list(texts or []), file)
+        model = load(checkpoint, device)
+        report = ScoreReport(model.path, context, model.score(candidates, context))
         if as_json:
             print_json(report.to_dict())
         else:

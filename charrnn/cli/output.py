@@ -21,7 +21,11 @@ err_console = Console(stderr=True)
 
 # Options several commands share, declared once.
 CheckpointOption = Annotated[
-    Path | None, typer.Option("--checkpoint", help="Checkpoint (default: checkpoints/best.pt, else last.pt).")
+    Path | None,
+    typer.Option(
+        "--checkpoint",
+        help="A checkpoint, or a run directory: its best.pt, else last.pt (default: checkpoints/).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object on stdout instead of a table.")]
 DeviceOption = Annotated[str, typer.Option("--device", help="cpu (default), cuda, mps or auto.")]

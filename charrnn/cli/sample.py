@@ -52,22 +52,16 @@ def sample_command(
     Example: charrnn sample --prime "ROMEO:" --length 500 --temperature 0.7 --seed 1
     """
     with user_errors():
+        from charrnn.api import load
         from charrnn.generate.sampling import SampleConfig
-        from charrnn.generate.start import start_sampling
+        from charrnn.generate.start import read_prime
 
         config = SampleConfig(
             length=length, temperature=temperature, top_k=top_k, top_p=top_p, num_samples=num_samples
         )
-        sampling = start_sampling(
-            config,
-            checkpoint=checkpoint,
-            prime=prime,
-            prime_file=prime_file,
-            skip_unknown=skip_unknown,
-            seed=seed,
-            stop=stop,
-            device=device,
-            warn=tell,
+        text_prime = read_prime(prime, prime_file)
+        sampling = load(checkpoint, device).start_sampling(
+            config, prime=text_prime, seed=seed, stop=stop, skip_unknown=skip_unknown, warn=tell
         )
         try:
             write_samples(sys.stdout, sampling.pieces, sampling.prime if echo_prime else "", num_samples)

@@ -1,18 +1,15 @@
-"""Reading a text to measure, in bounded memory: a file or stdin, chunk by chunk, as character ids.
-
-Bytes are decoded incrementally (strict UTF-8, a leading byte-order mark dropped), so a file of
-any size is held one chunk at a time. Characters outside the model's vocabulary are either
+"""A text to measure as character ids, chunk by chunk, in bounded memory (a file's chunks come
+from data/text.py, decoded incrementally). Characters outside the model's vocabulary are either
 skipped and counted, or fatal with their character positions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from charrnn.data.text import CHUNK_BYTES, STDIN, read_text_chunks
 from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import VocabularyError
 from charrnn.options import UNKNOWN_POLICIES, check_choice
@@ -27,29 +24,34 @@ class TextStats:
     skipped_chars: set[str] = field(default_factory=set)
 
 
-def read_ids(
-    source: str,
+def text_ids(
+    chunks: Iterable[str],
+    name: str,
     vocab: Vocabulary,
     unknown: str,
     stats: TextStats,
-    chunk_bytes: int = CHUNK_BYTES,
     on_text: Callable[[str], None] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Ids of a text's known characters, a chunk at a time; `stats` counts what was read, and
-    `on_text` sees every chunk of text as read (e.g. the compressor baselines)."""
+    """Ids of the known characters of a text given in chunks, a chunk at a time; `stats` counts
+    what was read, and `on_text` sees every chunk of text as read (e.g. the compressor baselines).
+    The policy is checked before the generator is returned, so a bad one fails at once."""
     check_choice("--unknown", unknown, UNKNOWN_POLICIES)
-    name = "stdin" if source == STDIN else source
-    for text in read_text_chunks(source, chunk_bytes):
+    return _text_ids(chunks, name, vocab, unknown, stats, on_text)
+
+
+def _text_ids(
+    chunks: Iterable[str],
+    name: str,
+    vocab: Vocabulary,
+    unknown: str,
+    stats: TextStats,
+    on_text: Callable[[str], None] | None,
+) -> Iterator[np.ndarray]:
+    for text in chunks:
         ids, unknown_at = vocab.encode_known(text)
         if len(unknown_at):
             if unknown == "error":
-                found = "".join(sorted({text[i] for i in unknown_at.tolist()}))
-                where = ", ".join(str(stats.chars + i) for i in unknown_at[:10].tolist())
-                more = f" and {len(unknown_at) - 10} more" if len(unknown_at) > 10 else ""
-                raise VocabularyError(
-                    f"{name}: character(s) outside the model's vocabulary: {describe_chars(found)} at "
-                    f"character position(s) {where}{more} (--unknown skip drops them)"
-                )
+                raise unknown_characters_error(name, text, unknown_at, offset=stats.chars)
             stats.skipped += len(unknown_at)
             stats.skipped_chars.update(text[i] for i in unknown_at.tolist())
         if on_text is not None:
@@ -57,3 +59,16 @@ def read_ids(
         stats.chars += len(text)
         if len(ids):
             yield ids
+
+
+def unknown_characters_error(
+    name: str, text: str, unknown_at: np.ndarray, offset: int = 0
+) -> VocabularyError:
+    """The characters of `text` at `unknown_at` (positions from `offset`), listed with where they are."""
+    found = "".join(sorted({text[i] for i in unknown_at.tolist()}))
+    where = ", ".join(str(offset + i) for i in unknown_at[:10].tolist())
+    more = f" and {len(unknown_at) - 10} more" if len(unknown_at) > 10 else ""
+    return VocabularyError(
+        f"{name}: character(s) outside the model's vocabulary: {describe_chars(found)} at "
+        f"character position(s) {where}{more} (--unknown skip drops them)"
+    )

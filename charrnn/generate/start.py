@@ -1,5 +1,6 @@
-"""Starting a sample: the checkpoint, the prime (given, from a file, or a new line), the seed.
-`start_sampling` is what `charrnn sample` calls; cli/sample.py writes the pieces to stdout."""
+"""Starting a sample from a loaded model: the prime (given, from a file, or a new line), its
+unknown characters, the seed. `charrnn.Model.start_sampling` calls `start_sampling`; cli/sample.py
+writes the pieces to stdout."""
 
 from __future__ import annotations
 
@@ -14,39 +15,43 @@ from charrnn.data.text import decode_utf8, read_bytes
 from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import ConfigError, VocabularyError
 from charrnn.generate.sampling import SampleConfig, sample_pieces
-from charrnn.model.checkpoint import default_checkpoint, load_model
-from charrnn.runtime import choose_device
+from charrnn.model.checkpoint import LoadedModel
 
 
 @dataclass(frozen=True)
 class Sampling:
-    prime: str  # the prime as used: characters the model does not know dropped (--skip-unknown)
+    prime: str  # the prime as used: characters the model does not know dropped (skip_unknown)
+    seed: int  # the seed the text is drawn with (given, or chosen at random): it reproduces the text
     pieces: Iterator[tuple[int, str]]  # (sample index, text), in printing order (sample_pieces)
 
 
+def random_seed() -> int:
+    """A seed for a sample given none: random, and reported so that the sample can be repeated;
+    under 2**53, so that JavaScript (the page of `charrnn serve`) holds it exactly."""
+    return int.from_bytes(os.urandom(8), "little") >> 11
+
+
 def start_sampling(
+    loaded: LoadedModel,
     config: SampleConfig,
     *,
-    checkpoint: Path | None = None,
-    prime: str | None = None,
-    prime_file: Path | None = None,
-    skip_unknown: bool = False,
+    prime: str = "",
     seed: int | None = None,
     stop: str | None = None,
-    device: str = "cpu",
+    skip_unknown: bool = False,
     warn: Callable[[str], None] = lambda message: None,
 ) -> Sampling:
-    """Check the options, load the model and prepare the prime; generation starts as `pieces` is read."""
+    """Check the stop text and the prime; generation starts as `pieces` is read."""
     if stop == "":
         raise ConfigError("--stop must not be empty")
-    text_prime = read_prime(prime, prime_file)
-    loaded = load_model(checkpoint or default_checkpoint(), choose_device(device))
-    text_prime = known_prime(text_prime, loaded.vocab, skip_unknown, warn)
+    prime = known_prime(prime, loaded.vocab, skip_unknown, warn)
+    seed = random_seed() if seed is None else seed
     generator = torch.Generator()
-    generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
-    return Sampling(
-        text_prime, sample_pieces(loaded.model, loaded.vocab, text_prime, config, generator, stop)
-    )
+    try:
+        generator.manual_seed(seed)
+    except ValueError:  # outside what a 64-bit seed holds
+        raise ConfigError(f"--seed must be in [-2**63, 2**64), not {seed}") from None
+    return Sampling(prime, seed, sample_pieces(loaded.model, loaded.vocab, prime, config, generator, stop))
 
 
 def read_prime(prime: str | None, prime_file: Path | None) -> str:

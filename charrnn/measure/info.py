@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from charrnn.measure.loss import LN2
-from charrnn.model.checkpoint import load_model
+from charrnn.model.checkpoint import LoadedModel
 from charrnn.model.network import count_parameters
 
 
@@ -20,8 +20,8 @@ def _bits(nats: float | None) -> float | None:
     return None if nats is None or not math.isfinite(nats) else nats / LN2
 
 
-def describe_checkpoint(path: Path) -> dict[str, Any]:
-    loaded = load_model(path)  # the weights must fit the config
+def describe_checkpoint(loaded: LoadedModel, path: Path) -> dict[str, Any]:
+    """What the checkpoint at `path`, loaded as `loaded` (so its weights fit its config), holds."""
     checkpoint, training = loaded.checkpoint, loaded.checkpoint.training
     corpus = checkpoint.corpus
     info: dict[str, Any] = {

@@ -1,8 +1,8 @@
 """`charrnn perplexity`: a model's cross-entropy on texts, next to what compressors reach.
 
-Each text is read in chunks (textsource.py) and scored exactly with the state carried
-(loss.TextScorer), optionally also with dynamic evaluation (dynamic.py) in the same
-pass. With no text, the validation part of the corpus the checkpoint was trained on.
+Each text (a file, stdin or a string) is read in chunks (data/reading.py) and scored exactly
+with the state carried (loss.TextScorer), optionally also with dynamic evaluation (dynamic.py)
+in the same pass. With no text, the validation part of the corpus the checkpoint was trained on.
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ import numpy as np
 import torch
 
 from charrnn.data.corpus import load_corpus, split_train_val
-from charrnn.data.reading import TextStats, read_ids
+from charrnn.data.reading import TextStats, text_ids
+from charrnn.data.text import STDIN, read_text_chunks
 from charrnn.errors import ConfigError, CorpusError
 from charrnn.measure.baselines import CompressorBaselines
 from charrnn.measure.config import MeasureConfig
 from charrnn.measure.dynamic import DynamicScorer, gradient_ms
 from charrnn.measure.loss import LossReport, TextScorer, text_loss
-from charrnn.model.checkpoint import LoadedModel, default_checkpoint, load_model
-from charrnn.runtime import choose_device, choose_precision
+from charrnn.model.checkpoint import LoadedModel
+from charrnn.runtime import choose_precision
 
 VAL_CHUNK = 1 << 20
+CHUNK_CHARS = 1 << 20  # of a text given as a string
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,23 @@ class TextResult:
     seconds: float  # spent in the model (not in the compressors)
     baselines: dict[str, float] = field(default_factory=dict)
     reported_val_loss: float | None = None  # what training logged for this checkpoint, if validation
+
+    @property
+    def chars_scored(self) -> int:
+        """Characters predicted: every known character after the first."""
+        return self.static.num_predicted
+
+    @property
+    def nats_per_char(self) -> float:
+        return self.static.nats_per_char
+
+    @property
+    def bits_per_char(self) -> float:
+        return self.static.bits_per_char
+
+    @property
+    def perplexity(self) -> float:
+        return self.static.perplexity
 
     @property
     def chars_per_sec(self) -> float:
@@ -98,13 +117,38 @@ def measure_text(
     ms: list[torch.Tensor] | None = None,
 ) -> TextResult:
     """Score one file (or "-" for stdin) read in chunks."""
+    name = "stdin" if source == STDIN else source
+    return measure_chunks(loaded, name, read_text_chunks(source), config, device, ms)
+
+
+def measure_string(
+    loaded: LoadedModel,
+    text: str,
+    config: MeasureConfig,
+    device: torch.device,
+    name: str = "text",
+    ms: list[torch.Tensor] | None = None,
+) -> TextResult:
+    """Score a text held as a string, CHUNK_CHARS characters at a time."""
+    chunks = (text[start : start + CHUNK_CHARS] for start in range(0, len(text), CHUNK_CHARS))
+    return measure_chunks(loaded, name, chunks, config, device, ms)
+
+
+def measure_chunks(
+    loaded: LoadedModel,
+    name: str,
+    chunks: Iterable[str],
+    config: MeasureConfig,
+    device: torch.device,
+    ms: list[torch.Tensor] | None = None,
+) -> TextResult:
+    """Score a text given as chunks of characters, with the compressors beside it if asked."""
     stats = TextStats()
     baselines = CompressorBaselines() if config.baselines else None
-    chunks = read_ids(
-        source, loaded.vocab, config.unknown, stats, on_text=baselines.add if baselines else None
+    ids = text_ids(
+        chunks, name, loaded.vocab, config.unknown, stats, on_text=baselines.add if baselines else None
     )
-    name = "stdin" if source == "-" else source
-    return _score(loaded, name, chunks, config, device, ms, stats, baselines)
+    return _score(loaded, name, ids, config, device, ms, stats, baselines)
 
 
 def validation_ids(loaded: LoadedModel, checkpoint: Path) -> tuple[np.ndarray, np.ndarray, str]:
@@ -232,16 +276,14 @@ class PerplexityReport:
 
 
 def measure_perplexity(
-    files: list[str], checkpoint: Path | None, config: MeasureConfig, device_name: str = "cpu"
+    loaded: LoadedModel, checkpoint: Path, files: list[str], config: MeasureConfig, device: torch.device
 ) -> PerplexityReport:
-    """Measure `files` ("-" = stdin), or with none the validation part of the training corpus."""
+    """Measure `files` ("-" = stdin), or with none the validation part of the training corpus
+    (`checkpoint` is where `loaded` came from: it names the model in errors and in the report)."""
     if files.count("-") > 1:
         raise ConfigError("stdin (-) can be read only once")
-    device = choose_device(device_name)
     config = replace(config, precision=choose_precision(config.precision, device))
-    path = checkpoint or default_checkpoint()
-    loaded = load_model(path, device)
     if not files:
-        return PerplexityReport(path, config, [measure_validation(loaded, path, config, device)])
-    ms = training_ms(loaded, path, config.dynamic.seg_len, device) if config.dynamic else None
-    return PerplexityReport(path, config, [measure_text(loaded, f, config, device, ms) for f in files])
+        return PerplexityReport(checkpoint, config, [measure_validation(loaded, checkpoint, config, device)])
+    ms = training_ms(loaded, checkpoint, config.dynamic.seg_len, device) if config.dynamic else None
+    return PerplexityReport(checkpoint, config, [measure_text(loaded, f, config, device, ms) for f in files])

@@ -17,9 +17,7 @@ from charrnn.data.text import decode_utf8, read_bytes
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError, VocabularyError
 from charrnn.measure.loss import LN2
-from charrnn.model.checkpoint import default_checkpoint, load_model
 from charrnn.model.network import CharRNN, eval_mode
-from charrnn.runtime import choose_device
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,8 @@ class Scored:
         }
 
 
-def _encode(vocab: Vocabulary, text: str, what: str, device: torch.device) -> torch.Tensor:
+def encode_named(vocab: Vocabulary, text: str, what: str, device: torch.device) -> torch.Tensor:
+    """`text` as ids on `device`; unknown characters are an error that names `what` holds them."""
     try:
         return torch.from_numpy(vocab.encode(text).astype("int64")).to(device)
     except VocabularyError as e:
@@ -62,8 +61,10 @@ def score_candidates(
         raise ConfigError("give at least one text to score (arguments or --file)")
     if any(not c for c in candidates):
         raise ConfigError("a candidate text is empty")
-    ctx = _encode(vocab, context or vocab.line_start, "--context", device)[None]  # (1, C)
-    encoded = [_encode(vocab, t, f"candidate {i + 1} ({t[:40]!r})", device) for i, t in enumerate(candidates)]
+    ctx = encode_named(vocab, context or vocab.line_start, "--context", device)[None]  # (1, C)
+    encoded = [
+        encode_named(vocab, t, f"candidate {i + 1} ({t[:40]!r})", device) for i, t in enumerate(candidates)
+    ]
     with eval_mode(model):
         ctx_logits, state = model(ctx)
         first_logits = ctx_logits[0, -1].float()  # predicts each candidate's first character
@@ -93,22 +94,10 @@ class ScoreReport:
         }
 
 
-def score_texts(
-    texts: list[str],
-    *,
-    file: Path | None = None,
-    context: str = "",
-    checkpoint: Path | None = None,
-    device_name: str = "cpu",
-) -> ScoreReport:
-    """`texts` and the lines of `file` (empty lines skipped), ranked by the checkpoint's model."""
+def read_candidates(texts: list[str], file: Path | None = None) -> list[str]:
+    """`texts`, then the lines of `file` (empty lines skipped): what `charrnn score` ranks."""
     candidates = list(texts)
     if file is not None:
         lines = decode_utf8(read_bytes(file, what="candidates file"), str(file)).splitlines()
         candidates += [line for line in lines if line]
-    device = choose_device(device_name)
-    path = checkpoint or default_checkpoint()
-    loaded = load_model(path, device)
-    return ScoreReport(
-        path, context, score_candidates(loaded.model, loaded.vocab, candidates, context, device)
-    )
+    return candidates

@@ -1,0 +1,227 @@
+"""charrnn from Python: `charrnn.load()` and the `Model` it returns.
+
+This is the library the commands themselves call (`charrnn sample`, `perplexity`, `score`,
+`info`) and `charrnn serve` answers with: a checkpoint loaded once, then sampled from and
+measured as often as wanted. Every mistake a caller can make is raised as a `CharRNNError`
+(`charrnn.errors`), with the message the command line prints.
+
+    >>> import charrnn
+    >>> model = charrnn.load("checkpoints/best.pt")
+    >>> model.sample(length=200, prime="ROMEO:", seed=1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from charrnn.errors import CharRNNError
+from charrnn.generate.sampling import SampleConfig
+from charrnn.generate.start import Sampling, start_sampling
+from charrnn.measure.config import DynamicConfig, MeasureConfig
+from charrnn.measure.info import describe_checkpoint
+from charrnn.measure.perplexity import PerplexityReport, TextResult, measure_perplexity, measure_string
+from charrnn.measure.score import Scored, score_candidates
+from charrnn.measure.surprise import TOP, CharSurprise, char_surprises
+from charrnn.model.checkpoint import LoadedModel, default_checkpoint, load_model
+from charrnn.model.network import CharRNN
+from charrnn.options import DEFAULT_CHECKPOINT_DIR
+from charrnn.runtime import choose_device, choose_precision
+
+__all__ = ["CharRNNError", "CharSurprise", "Model", "Scored", "TextResult", "load"]
+
+
+def load(checkpoint: str | Path | None = None, device: str = "cpu") -> Model:
+    """Load a checkpoint: a `.pt` file, or a run directory (its best.pt, else last.pt); by
+    default `checkpoints/`. `device` is cpu (the default: sampling one character at a time is
+    bound by latency, not arithmetic), cuda, mps or auto.
+
+    Raises CheckpointError for a missing, corrupt, unsafe or foreign file and ConfigError for an
+    unknown device, with the message `charrnn` prints for them.
+    """
+    path = Path(checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT_DIR)
+    if checkpoint is None or path.is_dir():
+        path = default_checkpoint(path)
+    torch_device = choose_device(device)
+    return Model(load_model(path, torch_device), path, torch_device)
+
+
+class Model:
+    """A trained character model, ready to sample from and to measure texts with.
+
+    Made by `charrnn.load()`. It holds no state between calls: any number of samples and
+    measurements may run one after another or, from several threads, side by side.
+    """
+
+    def __init__(self, loaded: LoadedModel, path: Path, device: torch.device) -> None:
+        self.loaded = loaded
+        self.path = path  # the checkpoint file it was loaded from
+        self.device = device
+        loaded.model.eval()  # for good: nothing here trains it
+
+    def __repr__(self) -> str:
+        c = self.loaded.checkpoint.model
+        return (
+            f"<charrnn.Model {c.num_layers}×{c.hidden_size} {c.cell}, {self.loaded.vocab.size} characters, "
+            f"from {self.path}, on {self.device}>"
+        )
+
+    @property
+    def network(self) -> CharRNN:
+        """The PyTorch module itself (in eval mode), for whoever wants to go further."""
+        return self.loaded.model
+
+    @property
+    def vocabulary(self) -> str:
+        """The characters the model knows, sorted; any other character is refused or skipped."""
+        return self.loaded.vocab.chars
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the checkpoint holds, as plain data (the document `charrnn info --json` prints):
+        model, vocabulary, corpus, training progress and validation."""
+        return describe_checkpoint(self.loaded, self.path)
+
+    # -- sampling -------------------------------------------------------------------------------
+    def sample(
+        self,
+        length: int = SampleConfig.length,
+        temperature: float = SampleConfig.temperature,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prime: str = "",
+        seed: int | None = None,
+        stop: str | None = None,
+        *,
+        skip_unknown: bool = False,
+    ) -> str:
+        """Generate `length` characters after `prime` (the prime itself is not returned).
+
+        temperature: 0 is greedy (always the likeliest character); top_k / top_p restrict each
+        draw to the k likeliest characters / the smallest set of probability mass p. With no
+        prime the text starts as after a new line. The same seed gives the same text, the
+        text `charrnn sample --seed` prints; no seed draws a random one. The text ends early
+        after the first occurrence of `stop` (included). Prime characters outside the
+        vocabulary raise VocabularyError, or are dropped with `skip_unknown=True`; a value
+        out of range raises ConfigError.
+        """
+        return "".join(
+            self.stream(length, temperature, top_k, top_p, prime, seed, stop, skip_unknown=skip_unknown)
+        )
+
+    def stream(
+        self,
+        length: int = SampleConfig.length,
+        temperature: float = SampleConfig.temperature,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prime: str = "",
+        seed: int | None = None,
+        stop: str | None = None,
+        *,
+        skip_unknown: bool = False,
+    ) -> Iterator[str]:
+        """`sample()` piece by piece, as it is generated: a generator of text pieces (one character
+        each today). The arguments are checked at once; each character is generated when the
+        next piece is asked for, so stopping the iteration stops the generation."""
+        config = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p)
+        sampling = self.start_sampling(config, prime=prime, seed=seed, stop=stop, skip_unknown=skip_unknown)
+        return (piece for _, piece in sampling.pieces)
+
+    def samples(
+        self,
+        count: int,
+        length: int = SampleConfig.length,
+        temperature: float = SampleConfig.temperature,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        prime: str = "",
+        seed: int | None = None,
+        stop: str | None = None,
+        *,
+        skip_unknown: bool = False,
+    ) -> list[str]:
+        """`count` independent samples, generated side by side as one batch (`charrnn sample
+        --num-samples`); the arguments are those of `sample()`."""
+        config = SampleConfig(
+            length=length, temperature=temperature, top_k=top_k, top_p=top_p, num_samples=count
+        )
+        sampling = self.start_sampling(config, prime=prime, seed=seed, stop=stop, skip_unknown=skip_unknown)
+        texts = [""] * count
+        for index, piece in sampling.pieces:
+            texts[index] += piece
+        return texts
+
+    def start_sampling(
+        self,
+        config: SampleConfig,
+        *,
+        prime: str = "",
+        seed: int | None = None,
+        stop: str | None = None,
+        skip_unknown: bool = False,
+        warn: Callable[[str], None] = lambda message: None,
+    ) -> Sampling:
+        """The general form the others use: a `Sampling` with the prime as used, the seed (the one
+        drawn, if none was given) and the pieces of every sample as (sample index, text), sample 0
+        character by character, the others whole at the end. `warn` hears of dropped prime
+        characters."""
+        return start_sampling(
+            self.loaded, config, prime=prime, seed=seed, stop=stop, skip_unknown=skip_unknown, warn=warn
+        )
+
+    # -- measuring ------------------------------------------------------------------------------
+    def perplexity(
+        self,
+        text: str,
+        *,
+        unknown: str = "skip",
+        streams: int = 1,
+        baselines: bool = False,
+        dynamic: DynamicConfig | None = None,
+        precision: str = "fp32",
+    ) -> TextResult:
+        """How well the model predicts `text`: every character after the first, the state carried
+        across the whole text. The result has `nats_per_char`, `bits_per_char`, `perplexity`
+        and `chars_scored` (and `baselines`: gzip, bz2 and lzma bits/char, if asked).
+
+        unknown: characters outside the vocabulary are skipped and counted ("skip") or raise
+        VocabularyError ("error"). streams=K > 1 scores K segments side by side (faster, a
+        little approximate); `dynamic` adds dynamic evaluation (`charrnn perplexity --dynamic`).
+        """
+        config = MeasureConfig(
+            streams=streams, unknown=unknown, baselines=baselines, precision=precision, dynamic=dynamic
+        )
+        config = replace(config, precision=choose_precision(config.precision, self.device))
+        return measure_string(self.loaded, text, config, self.device)
+
+    def measure(self, files: Sequence[str] = (), config: MeasureConfig | None = None) -> PerplexityReport:
+        """`charrnn perplexity`: measure text files ("-" = stdin), or with none the validation part
+        of the corpus the model was trained on (if that file is still there, unchanged)."""
+        return measure_perplexity(self.loaded, self.path, list(files), config or MeasureConfig(), self.device)
+
+    def score(self, texts: Sequence[str], context: str = "") -> list[Scored]:
+        """Rank `texts` by how probable the model finds each after `context` ("" = the start of a
+        line), most probable first; each `Scored` has its text, rank, nats, bits and bits/char.
+        Texts of any length compare fairly: each is judged by its total log-probability."""
+        return score_candidates(self.loaded.model, self.loaded.vocab, list(texts), context, self.device)
+
+    def surprise(
+        self, text: str, *, context: str = "", unknown: str = "error", top_n: int = TOP
+    ) -> list[CharSurprise]:
+        """Each character of `text` after `context` ("" = the start of a line): how surprising the
+        model found it, in bits (−log₂ p), and the `top_n` characters it expected there with their
+        probabilities. unknown="skip" keeps characters outside the vocabulary with no surprise."""
+        return char_surprises(
+            self.loaded.model,
+            self.loaded.vocab,
+            text,
+            self.device,
+            context=context,
+            unknown=unknown,
+            top_n=top_n,
+        )

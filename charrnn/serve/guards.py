@@ -1,0 +1,195 @@
+"""What keeps the server serving whatever it is sent: a limit on the size of a request body, a
+bounded number of slots for model work with a bounded queue in front of them, and every
+refusal as a JSON object `{"error": "one clear line"}`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def error_body(message: str) -> bytes:
+    return json.dumps({"error": message}, separators=(",", ":")).encode()
+
+
+async def send_error(send: Send, status: int, message: str) -> None:
+    """A whole JSON error response, for middleware that answers before the application does."""
+    body = error_body(message)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuse (413) a request whose body is over `max_bytes`, by its Content-Length before reading
+    a byte of it, or as it arrives when it is sent in chunks without one. A body within the
+    limit is read whole here and handed on, so the application never sees a partial one."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    def _too_large(self, size: str) -> str:
+        return f"the request body is {size} bytes; this server takes at most {self.max_bytes:,} (--max-body)"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await send_error(
+                    send, 400, f"Content-Length is not a number: {declared.decode(errors='replace')!r}"
+                )
+                return
+            if int(declared) > self.max_bytes:
+                await send_error(send, 413, self._too_large(f"{int(declared):,}"))
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left before it finished sending
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await send_error(send, 413, self._too_large(f"more than {self.max_bytes:,}"))
+                return
+            if not message.get("more_body", False):
+                break
+        body, handed = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal handed
+            if not handed:
+                handed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # then what the server says next: a disconnect, when it comes
+
+        await self.app(scope, replay, send)
+
+
+class HostCheck:
+    """Refuse (421) a request whose Host header is not one of `allowed` (names without a port).
+
+    A server on the loopback interface answers this machine alone, but a web page elsewhere can
+    point a name it controls at 127.0.0.1 (DNS rebinding) and then call the API as if it were
+    the page's own origin; the Host header still carries that name, so it is refused."""
+
+    def __init__(self, app: ASGIApp, allowed: Collection[str]) -> None:
+        self.app, self.allowed = app, set(allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            name = host[: host.find("]") + 1] if host.startswith("[") else host.split(":")[0]  # no port
+            if name not in self.allowed:
+                names = ", ".join(sorted(self.allowed))
+                await send_error(send, 421, f"this server answers to {names}, not to the host {host!r}")
+                return
+        await self.app(scope, receive, send)
+
+
+class Busy(Exception):
+    """Every slot is taken and the queue in front of them is full."""
+
+
+class Slots:
+    """At most `running` computations with the model at once (samples and measurements); up to
+    `waiting` more requests queue for a slot, in order; any beyond those are refused (Busy).
+
+    Made inside the event loop that uses it (the application's lifespan)."""
+
+    def __init__(self, running: int, waiting: int) -> None:
+        self.capacity, self.queue = running, waiting
+        self.free = asyncio.Semaphore(running)
+        self.running = 0
+        self.waiting = 0
+
+    def admit(self) -> Admission:
+        """Let a request in, or refuse it at once: it then waits for a slot with `async with`."""
+        if self.running + self.waiting >= self.capacity + self.queue:
+            raise Busy(
+                f"busy: {self.running} computations running and {self.waiting} waiting, the most this server "
+                f"takes (--max-concurrent {self.capacity}, --max-waiting {self.queue}); try again shortly"
+            )
+        self.waiting += 1
+        return Admission(self)
+
+    def counts(self) -> dict[str, int]:
+        return {"running": self.running, "waiting": self.waiting}
+
+
+class Admission:
+    """A request let in: it waits for a slot (`async with`), holds it for the block, and leaves
+    exactly once, whether it ran, was cancelled while waiting, or never got to wait at all."""
+
+    def __init__(self, slots: Slots) -> None:
+        self.slots = slots
+        self.state = "waiting"
+
+    async def __aenter__(self) -> None:
+        try:
+            await self.slots.free.acquire()
+        except BaseException:  # cancelled while waiting: the client went away
+            self.leave()
+            raise
+        self.slots.waiting -= 1
+        self.slots.running += 1
+        self.state = "running"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.leave()
+
+    def leave(self) -> None:
+        if self.state == "waiting":
+            self.slots.waiting -= 1
+        elif self.state == "running":
+            self.slots.running -= 1
+            self.slots.free.release()
+        self.state = "left"
+
+
+def describe_validation(errors: Sequence[Any], content_type: str) -> tuple[int, str]:
+    """pydantic's errors about a request body as (status, one line): 415 for a body not sent as
+    JSON, 400 for one that is not JSON at all, else 422 naming each field and what is wrong."""
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "")
+            return 400, f"the request body is not valid JSON{': ' + reason if reason else ''}"
+    parts = []
+    for error in errors[:5]:
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        if not location and error.get("type") in ("model_attributes_type", "dict_type"):
+            if "json" not in content_type:
+                return (
+                    415,
+                    f"send the body as JSON, with Content-Type: application/json (not {content_type!r})",
+                )
+            return (
+                422,
+                f"the body must be a JSON object of this request's fields, not {_short(error.get('input'))}",
+            )
+        message = str(error.get("msg", "is not valid"))
+        if error.get("type") == "extra_forbidden":
+            message = "is not a field of this request"
+        elif error.get("type") == "missing":
+            message = "is required"
+        elif "input" in error:
+            message += f", not {_short(error['input'])}"
+        parts.append(f"{'.'.join(location)}: {message}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return 422, "; ".join(parts) + more
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value)  # NaN and Infinity as JavaScript writes them
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
