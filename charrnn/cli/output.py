@@ -32,8 +32,9 @@ DeviceOption = Annotated[str, typer.Option("--device", help="cpu (default), cuda
 
 
 def tell(message: str) -> None:
-    """A plain line on stderr (no rich markup read into it)."""
-    err_console.print(message, markup=False, highlight=False)
+    """A plain line on stderr (no rich markup read into it), never cut into several lines: a log
+    file keeps it whole whatever the console's width."""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def print_json(document: Any) -> None:

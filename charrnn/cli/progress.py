@@ -60,7 +60,8 @@ class ProgressDisplay(TrainObserver):
             f"[bold]{verb}[/] on {escape(event.corpus_path)}: {event.train_chars:,} train / "
             f"{event.val_chars:,} val characters, vocabulary {event.vocab_size}, "
             f"{event.num_parameters:,} parameters, {event.device} {event.precision} "
-            f"({event.threads} thread{'s' if event.threads != 1 else ''}) → {escape(event.checkpoint_dir)}/"
+            f"({event.threads} thread{'s' if event.threads != 1 else ''}) → {escape(event.checkpoint_dir)}/",
+            soft_wrap=True,
         )
         self.total_steps = event.total_steps
         self.last_line = self.clock()
@@ -80,7 +81,9 @@ class ProgressDisplay(TrainObserver):
     def on_log(self, event: StepsLogged) -> None:
         if not self.live and self.clock() - self.last_line >= PLAIN_SECONDS:
             self.last_line = self.clock()
-            self.console.print(_plain_line(event, self.val_bpc), markup=False, highlight=False)
+            self.console.print(
+                _plain_line(event, self.val_bpc), markup=False, highlight=False, soft_wrap=True
+            )
         if self.task is not None:
             self.bar.update(
                 self.task,
@@ -98,7 +101,8 @@ class ProgressDisplay(TrainObserver):
         mark = " [green]best[/]" if v.best else ""
         self.bar.console.print(
             f"step {v.step}: val {v.val_loss:.4f} nats/char, "
-            f"{v.val_bpc:.4f} bits/char, perplexity {v.val_perplexity:.2f}{mark}"
+            f"{v.val_bpc:.4f} bits/char, perplexity {v.val_perplexity:.2f}{mark}",
+            soft_wrap=True,
         )
         if event.sample:
             self.bar.console.print(Text(event.sample, style="dim"))
@@ -108,7 +112,7 @@ class ProgressDisplay(TrainObserver):
             self.bar.update(self.task, total=event.plan.total_steps)
 
     def on_message(self, text: str) -> None:
-        self.bar.console.print(text, markup=False, highlight=False)
+        self.bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         if self.task is not None:  # stopping a display never started would print a blank line
@@ -122,7 +126,8 @@ class ProgressDisplay(TrainObserver):
         files = "last.pt, best.pt" if result.best_val_loss is not None else "last.pt"
         self.console.print(
             f"stopped ({result.stop_reason.replace('_', ' ')}) at step {result.step} after "
-            f"{result.seconds:.0f} s; best val {best}; checkpoints in {result.checkpoint_dir}/ ({files})"
+            f"{result.seconds:.0f} s; best val {best}; checkpoints in {result.checkpoint_dir}/ ({files})",
+            soft_wrap=True,
         )
 
 
