@@ -16,6 +16,7 @@ from charrnn.cli.measure import perplexity_command, score_command
 from charrnn.cli.plot import plot_command
 from charrnn.cli.sample import sample_command
 from charrnn.cli.train import train_command
+from charrnn.cli.visualize import visualize_command
 
 app = typer.Typer(
     add_completion=True,
@@ -46,3 +47,4 @@ app.command("perplexity")(perplexity_command)
 app.command("score")(score_command)
 app.command("info")(info_command)
 app.command("plot")(plot_command)
+app.command("visualize")(visualize_command)

@@ -40,20 +40,35 @@ def read_ids(
     check_choice("--unknown", unknown, UNKNOWN_POLICIES)
     name = "stdin" if source == STDIN else source
     for text in read_text_chunks(source, chunk_bytes):
-        ids, unknown_at = vocab.encode_known(text)
-        if len(unknown_at):
-            if unknown == "error":
-                found = "".join(sorted({text[i] for i in unknown_at.tolist()}))
-                where = ", ".join(str(stats.chars + i) for i in unknown_at[:10].tolist())
-                more = f" and {len(unknown_at) - 10} more" if len(unknown_at) > 10 else ""
-                raise VocabularyError(
-                    f"{name}: character(s) outside the model's vocabulary: {describe_chars(found)} at "
-                    f"character position(s) {where}{more} (--unknown skip drops them)"
-                )
-            stats.skipped += len(unknown_at)
-            stats.skipped_chars.update(text[i] for i in unknown_at.tolist())
+        ids = known_ids(text, vocab, unknown, stats, name)
         if on_text is not None:
             on_text(text)
-        stats.chars += len(text)
         if len(ids):
             yield ids
+
+
+def known_ids(
+    text: str,
+    vocab: Vocabulary,
+    unknown: str,
+    stats: TextStats,
+    name: str,
+    advice: str = "--unknown skip drops them",
+) -> np.ndarray:
+    """Ids of the known characters of `text`, the next piece of a text called `name`: characters
+    outside the vocabulary skipped and counted in `stats`, or (unknown="error") a VocabularyError
+    naming them and their character positions in the whole text, ending with `advice`."""
+    ids, unknown_at = vocab.encode_known(text)
+    if len(unknown_at):
+        if unknown == "error":
+            found = "".join(sorted({text[i] for i in unknown_at.tolist()}))
+            where = ", ".join(str(stats.chars + i) for i in unknown_at[:10].tolist())
+            more = f" and {len(unknown_at) - 10} more" if len(unknown_at) > 10 else ""
+            raise VocabularyError(
+                f"{name}: character(s) outside the model's vocabulary: {describe_chars(found)} at "
+                f"character position(s) {where}{more} ({advice})"
+            )
+        stats.skipped += len(unknown_at)
+        stats.skipped_chars.update(text[i] for i in unknown_at.tolist())
+    stats.chars += len(text)
+    return ids
