@@ -14,7 +14,7 @@ from charrnn.data.text import decode_utf8, read_bytes
 from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import ConfigError, VocabularyError
 from charrnn.generate.sampling import SampleConfig, sample_pieces
-from charrnn.model.checkpoint import default_checkpoint, load_model
+from charrnn.model.checkpoint import LoadedModel, default_checkpoint, load_model
 from charrnn.runtime import choose_device
 
 
@@ -22,6 +22,8 @@ from charrnn.runtime import choose_device
 class Sampling:
     prime: str  # the prime as used: characters the model does not know dropped (--skip-unknown)
     pieces: Iterator[tuple[int, str]]  # (sample index, text), in printing order (sample_pieces)
+    loaded: LoadedModel  # the model it samples from
+    checkpoint: Path  # and its file
 
 
 def start_sampling(
@@ -40,13 +42,13 @@ def start_sampling(
     if stop == "":
         raise ConfigError("--stop must not be empty")
     text_prime = read_prime(prime, prime_file)
-    loaded = load_model(checkpoint or default_checkpoint(), choose_device(device))
+    path = checkpoint or default_checkpoint()
+    loaded = load_model(path, choose_device(device))
     text_prime = known_prime(text_prime, loaded.vocab, skip_unknown, warn)
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
-    return Sampling(
-        text_prime, sample_pieces(loaded.model, loaded.vocab, text_prime, config, generator, stop)
-    )
+    pieces = sample_pieces(loaded.model, loaded.vocab, text_prime, config, generator, stop)
+    return Sampling(text_prime, pieces, loaded, path)
 
 
 def read_prime(prime: str | None, prime_file: Path | None) -> str:
