@@ -15,7 +15,7 @@ FLOORS = [
     {"runtime"},
     {"data"},
     {"model"},
-    {"generate", "measure"},
+    {"generate", "measure", "inspect"},
     {"train"},
     {"cli"},
     {"__main__"},  # python -m charrnn: the entry, like the console script

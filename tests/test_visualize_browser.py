@@ -89,9 +89,7 @@ def keep_screenshot(visit: Visit, directory: Path, name: str) -> Path:
     return path
 
 
-def test_the_page_colours_the_text_shows_the_models_guesses_and_recolours(
-    browser, overfit_dir, tmp_path
-):
+def test_the_page_colours_the_text_shows_the_models_guesses_and_recolours(browser, overfit_dir, tmp_path):
     checkpoint = overfit_dir / "last.pt"
     page = tmp_path / "page.html"
     result = invoke("visualize", "--text", TEXT, "--checkpoint", str(checkpoint), "--output", str(page))
