@@ -56,8 +56,8 @@ def visualize_command(
     as_json: JsonOption = False,
     device: DeviceOption = "cpu",
     threads: Annotated[
-        int | None, typer.Option(help="CPU threads (default: PyTorch's, one per core).")
-    ] = None,
+        int, typer.Option(help="CPU threads (one by default: a batch-1 recurrence gains little from more).")
+    ] = VisualizeConfig.threads,
 ) -> None:
     """A page of what each unit tracks: the text coloured by a unit's activation or by the model's
     surprise, its next-character guesses on hover, and the units that follow simple features.

@@ -20,7 +20,9 @@ class VisualizeConfig:
     state: str | None = None  # "c" or "h" for that unit (default: c where the cell has one)
     top: int = 3  # units reported per feature
     skip_unknown: bool = False  # drop characters outside the vocabulary instead of refusing the text
-    threads: int | None = None  # None: PyTorch's default (one per core)
+    # One thread: each character is a small matrix-vector product per layer, which more threads
+    # barely speed up and slow down badly when other work holds the cores (docs/performance.md).
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if not 2 <= self.max_chars <= MAX_CHARS:
@@ -31,5 +33,5 @@ class VisualizeConfig:
             raise ConfigError(f"--top must be between 1 and {MAX_TOP}, not {self.top}")
         if self.state is not None:
             check_choice("--state", self.state, ("c", "h"))
-        if self.threads is not None and self.threads < 1:
+        if self.threads < 1:
             raise ConfigError(f"--threads must be positive, not {self.threads}")

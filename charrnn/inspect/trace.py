@@ -72,22 +72,28 @@ def linear_scan(f: torch.Tensor, u: torch.Tensor, c0: torch.Tensor) -> torch.Ten
 
 
 def _cell_states(gates: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
-    """Cell states (T, H) from the pre-activation gates (T, 4H) in PyTorch's order i, f, g, o."""
-    i, f, g, _ = gates.chunk(4, dim=1)
+    """Cell states (T, H) from the pre-activation gates i, f, g (T, 3H), PyTorch's order; the
+    output gate o, last, is never needed (so its quarter of the products is never made)."""
+    i, f, g = gates.chunk(3, dim=1)
     return linear_scan(torch.sigmoid(f), torch.sigmoid(i) * torch.tanh(g), c0)
 
 
-def _one_layer_copy(stack: nn.Module, k: int, input_size: int) -> nn.Module:
+_ONE_LAYER: dict[str, Callable[..., nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+def _one_layer_copy(stack: nn.RNNBase, cell: str, k: int, input_size: int) -> nn.RNNBase:
     """Layer k of an nn.LSTM/GRU/RNN stack as a one-layer module of the same kind and weights."""
-    one = type(stack)(input_size, stack.hidden_size, batch_first=True)
+    one = _ONE_LAYER[cell](input_size, stack.hidden_size, batch_first=True)
     names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    one.load_state_dict({f"{n}_l0": getattr(stack, f"{n}_l{k}") for n in names})
-    return one.eval()
+    one.load_state_dict({f"{n}_l0": stack.get_parameter(f"{n}_l{k}") for n in names})
+    one.eval()
+    return one
 
 
-def _fused_run(layer: nn.Module, lstm: bool) -> LayerRun:
-    w_ih, w_hh = layer.get_parameter("weight_ih_l0"), layer.get_parameter("weight_hh_l0")
-    bias = layer.get_parameter("bias_ih_l0") + layer.get_parameter("bias_hh_l0")
+def _fused_run(layer: nn.RNNBase, lstm: bool) -> LayerRun:
+    ifg = slice(0, 3 * layer.hidden_size)  # the rows of the gates i, f, g
+    w_ih, w_hh = layer.get_parameter("weight_ih_l0")[ifg], layer.get_parameter("weight_hh_l0")[ifg]
+    bias = (layer.get_parameter("bias_ih_l0") + layer.get_parameter("bias_hh_l0"))[ifg]
 
     def run(x: torch.Tensor, state: tuple[torch.Tensor, ...]):
         if not lstm:
@@ -95,7 +101,7 @@ def _fused_run(layer: nn.Module, lstm: bool) -> LayerRun:
             return out[0], None, (h[0],)
         out, (h, c) = layer(x[None], (state[0][None], state[1][None]))
         previous = torch.cat([state[0], out[0, :-1]])  # h_{t-1} (T, H)
-        gates = torch.addmm(bias, x, w_ih.T).addmm_(previous, w_hh.T)  # (T, 4H)
+        gates = torch.addmm(bias, x, w_ih.T).addmm_(previous, w_hh.T)  # (T, 3H)
         return out[0], _cell_states(gates, state[1][0]), (h[0], c[0])
 
     return run
@@ -110,11 +116,14 @@ def _mrnn_run(layer: MRNNLayer) -> LayerRun:
 
 
 def _mlstm_run(layer: MLSTMLayer) -> LayerRun:
+    ifg = slice(0, 3 * layer.hidden_size)  # the rows of the gates i, f, g
+    w_x, w_m, bias = layer.w_x[ifg], layer.w_m[ifg], layer.bias[ifg]
+
     def run(x: torch.Tensor, state: tuple[torch.Tensor, ...]):
         out, h, c = layer(x[None], state[0], state[1])
         previous = torch.cat([state[0], out[0, :-1]])  # h_{t-1} (T, H)
         m = (x @ layer.w_mx.T) * (previous @ layer.w_mh.T)  # (T, M)
-        gates = torch.addmm(layer.bias, x, layer.w_x.T).addmm_(m, layer.w_m.T)  # (T, 4H)
+        gates = torch.addmm(bias, x, w_x.T).addmm_(m, w_m.T)  # (T, 3H)
         return out[0], _cell_states(gates, state[1][0]), (h, c)
 
     return run
@@ -131,9 +140,11 @@ def layer_runs(model: CharRNN) -> list[LayerRun]:
     cfg = model.config
     if isinstance(model.recurrent, MultiplicativeStack):
         return [_multiplicative_run(layer) for layer in model.recurrent.layers]
+    assert isinstance(model.recurrent, nn.RNNBase)
     sizes = [cfg.embed_size] + [cfg.hidden_size] * (cfg.num_layers - 1)
     return [
-        _fused_run(_one_layer_copy(model.recurrent, k, n), cfg.cell == "lstm") for k, n in enumerate(sizes)
+        _fused_run(_one_layer_copy(model.recurrent, cfg.cell, k, n), cfg.cell == "lstm")
+        for k, n in enumerate(sizes)
     ]
 
 

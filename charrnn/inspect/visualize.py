@@ -202,8 +202,7 @@ def visualize(
     started = time.perf_counter()
     check_output(output)
     torch_device = choose_device(device)
-    if config.threads is not None:
-        configure_threads(config.threads)
+    configure_threads(config.threads)
     path = checkpoint or default_checkpoint()
     loaded = load_model(path, torch_device)
     layout = UnitLayout.of(loaded.model.config)
