@@ -56,9 +56,8 @@ def main() -> None:
     ids = vocab.encode(text)
     shown = ShownText(text, ids, "bench", False, 0, "")
     print(f"{describe_machine()}; {threads} thread(s), fp32; {len(ids):,} characters, best of {args.runs}")
-    print(
-        f"{'model':<14}{'perplexity s':>14}{'visualize pass s':>18}{'ratio':>8}{'whole command s':>17}{'page MB':>9}"
-    )
+    header = f"{'model':<14}{'perplexity s':>14}{'visualize pass s':>18}{'ratio':>8}"
+    print(header + f"{'whole command s':>17}{'page MB':>9}")
     for spec in args.models:
         cell, shape = spec.split(":")
         layers, hidden = (int(n) for n in shape.split("x"))
