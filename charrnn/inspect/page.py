@@ -6,7 +6,8 @@ The JSON sits in a <script type="application/json"> element, with <, > and & wri
 escapes, so no text (not even "</script>") can end the element early; the script puts each
 character on the page with textContent, never as HTML.
 
-Size: activations are int8 (h, or tanh c, × 127) base64-encoded, a column after another;
+Size: activations are int8 (h × 127, or c ÷ its largest |c| × 127, the scale beside it),
+base64-encoded, a column after another;
 probabilities are whole hundredths of a percent. A page holds at most MAX_PAGE_VALUES
 activations (about 11 MB); a longer text keeps the columns the probe ranks first.
 """
@@ -94,6 +95,7 @@ class PageContent:
             "units_total": layout.count,
             "columns": columns,
             "activations": base64.b64encode(acts.tobytes()).decode("ascii"),
+            "scales": [float(f"{x:.4g}") for x in readings.scales[columns].tolist()],
             "surprise": surprise.astype(np.int64).tolist(),
             "guesses": readings.guess_ids.shape[1],
             "guess_ids": readings.guess_ids.reshape(-1).tolist(),
