@@ -4,19 +4,23 @@ The page in a real browser is in test_visualize_browser.py."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import stat
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import PHRASE, invoke, train_tiny
 
 from charrnn.data.vocab import Vocabulary
 from charrnn.inspect import page as page_module
-from charrnn.model.checkpoint import Checkpoint
+from charrnn.inspect.trace import trace
+from charrnn.inspect.units import UnitLayout
+from charrnn.model.checkpoint import Checkpoint, load_model
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
 
@@ -201,3 +205,29 @@ def test_a_page_too_big_for_all_units_keeps_the_chosen_and_found_ones(overfit_di
     assert len(data["columns"]) == 20 and {data["initial"]} | found <= set(data["columns"])
     assert data["initial"] == 63  # layer 1's c block, unit 63
     assert json.loads(result.stdout)["units_in_page"] == 20
+
+
+def test_the_pages_activations_are_the_traced_states_to_within_one_step(overfit_dir, tmp_path):
+    """Each column decodes (int8 ÷ 127 × its scale) to the unit's state after each character, to
+    half a step; a cell state's scale is its largest |c| in the text, an output's is 1."""
+    text = "the red deer runs; the red dear waits.\nthe deer"
+    page = tmp_path / "p.html"
+    result = visualize("--text", text, "--checkpoint", str(overfit_dir / "last.pt"), "--output", str(page))
+    assert result.exit_code == 0, result.stderr
+    data = page_data(page)
+    loaded = load_model(overfit_dir / "last.pt")
+    traced = torch.cat(
+        [c.activations for c in trace(loaded.model, loaded.vocab.encode(text), torch.device("cpu"))]
+    )
+    layout = UnitLayout.of(loaded.model.config)
+    acts = np.frombuffer(base64.b64decode(data["activations"]), dtype=np.int8).reshape(
+        len(data["columns"]), -1
+    )
+    for i, column in enumerate(data["columns"]):
+        expected = traced[:, column].double().numpy()
+        scale = data["scales"][i]
+        if layout.is_cell_state(column):
+            assert scale == pytest.approx(np.abs(expected).max(), rel=1e-3)
+        else:
+            assert scale == 1
+        np.testing.assert_allclose(acts[i] / 127 * scale, expected, atol=scale / 254 + 1e-3 * scale)

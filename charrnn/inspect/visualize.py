@@ -29,7 +29,7 @@ from charrnn.inspect.config import VisualizeConfig
 from charrnn.inspect.features import FEATURES, feature_matrix
 from charrnn.inspect.page import PageContent, render_page
 from charrnn.inspect.probe import Correlations, FoundUnits, best_units
-from charrnn.inspect.trace import trace
+from charrnn.inspect.trace import CHUNK_LEN, trace
 from charrnn.inspect.units import UnitLayout, UnitRef
 from charrnn.model.checkpoint import LoadedModel, default_checkpoint, load_model
 from charrnn.model.trained_on import trained_on
@@ -104,7 +104,7 @@ class Readings:
 
 
 def read_model(
-    loaded: LoadedModel, shown: ShownText, device: torch.device, chunk_len: int | None = None
+    loaded: LoadedModel, shown: ShownText, device: torch.device, chunk_len: int = CHUNK_LEN
 ) -> Readings:
     """One pass over the text, a chunk at a time; the activations are kept whole only as float16
     (2 bytes a value: 82 MB for 20,000 characters of a 2 × 512 LSTM), then as int8."""
@@ -114,14 +114,16 @@ def read_model(
     correlations = Correlations(features)
     length, k = len(ids), min(GUESSES, loaded.vocab.size)
     kept = np.empty((length, layout.count), dtype=np.float16)
+    largest = torch.zeros(layout.count, device=device)  # each column's largest |value|
     surprise = np.full(length, np.nan)
     guess_ids = np.empty((length, k), dtype=np.int64)
     guess_probs = np.empty((length, k), dtype=np.float32)
     targets = torch.from_numpy(ids.astype(np.int64)).to(device)
-    for chunk in trace(model, ids, device, **({"chunk_len": chunk_len} if chunk_len else {})):
+    for chunk in trace(model, ids, device, chunk_len):
         start, stop = chunk.start, chunk.start + len(chunk.activations)
         correlations.add(start, chunk.activations)
         kept[start:stop] = chunk.activations.clamp(-F16_MAX, F16_MAX).cpu().numpy()
+        largest = torch.maximum(largest, chunk.activations.abs().amax(dim=0))
         predicted = min(stop, length - 1) - start  # positions whose next character is in the text
         log_p = chunk.log_probs[:predicted].gather(1, targets[start + 1 : start + 1 + predicted, None])
         surprise[start + 1 : start + 1 + predicted] = -log_p[:, 0].double().cpu().numpy()
@@ -129,9 +131,12 @@ def read_model(
         guess_ids[start:stop] = top.indices.cpu().numpy()
         guess_probs[start:stop] = top.values.exp().cpu().numpy()
     cell_states = np.array([layout.is_cell_state(i) for i in range(layout.count)])
-    largest = np.abs(kept).max(axis=0).astype(np.float64)
-    scales = np.where(cell_states, np.maximum(largest, 1e-6), 1.0)
-    activations = np.round(kept / scales.astype(np.float32) * 127).astype(np.int8)
+    scales = np.where(cell_states, np.clip(largest.double().cpu().numpy(), 1e-6, F16_MAX), 1.0)
+    activations = np.empty((length, layout.count), dtype=np.int8)
+    factor = (127 / scales).astype(np.float32)
+    for start in range(0, length, chunk_len):  # bounded temporaries
+        rows = kept[start : start + chunk_len].astype(np.float32) * factor
+        activations[start : start + chunk_len] = np.clip(np.round(rows), -127, 127)
     varies = features.std(axis=0) > 0
     return Readings(activations, scales, surprise, guess_ids, guess_probs, correlations.r(), varies)
 
