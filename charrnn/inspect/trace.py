@@ -86,6 +86,7 @@ def _one_layer_copy(stack: nn.RNNBase, cell: str, k: int, input_size: int) -> nn
     one = _ONE_LAYER[cell](input_size, stack.hidden_size, batch_first=True)
     names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     one.load_state_dict({f"{n}_l0": stack.get_parameter(f"{n}_l{k}") for n in names})
+    one.to(stack.get_parameter("weight_hh_l0").device)  # beside the model (a GPU, say)
     one.eval()
     return one
 
