@@ -43,7 +43,8 @@ def visualize_command(
     unit: Annotated[
         str | None,
         typer.Option(
-            help="The unit to colour first, LAYER:UNIT (layer 1 is nearest the input; units from 0)."
+            help="The unit to colour first, LAYER:UNIT (layer 1 nearest the input; units from 0). "
+            "Default: the strongest unit found."
         ),
     ] = None,
     state: Annotated[
