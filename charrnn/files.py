@@ -22,12 +22,15 @@ def require_file(path: Path, what: str, error: type[CharRNNError]) -> None:
         raise error(f"{what} is a directory, not a file: {path}")
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], mode: int | None = None) -> None:
     """Write with `write(file)` to a temporary file beside `path`, fsync, then os.replace: a crash
     or a full disk at any moment leaves the previous file at `path` untouched, and no temporary
-    file behind. Failures are raised as they came (OSError, or what `write` raised)."""
+    file behind. Failures are raised as they came (OSError, or what `write` raised). The file is
+    private to its owner (0o600) unless `mode` says otherwise (a page to share: 0o644)."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

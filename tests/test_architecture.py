@@ -15,7 +15,7 @@ FLOORS = [
     {"runtime"},
     {"data"},
     {"model"},
-    {"generate", "measure"},
+    {"generate", "measure", "inspect"},
     {"api", "train"},  # the Python API (charrnn.load) beside training: neither needs the other
     {"serve"},  # the web playground, on the API
     {"cli"},

@@ -68,6 +68,14 @@ class Workspace:
     def serve(self, *options: str) -> list[str]:
         return ["serve", "--checkpoint", str(self.model), *options]
 
+    def visualize(self, *options: str) -> list[str]:
+        return ["visualize", "--checkpoint", str(self.model), "--threads", "1", *options]
+
+    def corpus_gone(self) -> str:
+        """The trained model's checkpoint, saying it was trained on a file that is not there."""
+        corpus = torch.load(self.model, weights_only=True)["corpus"]
+        return self.checkpoint("gone.pt", corpus={**corpus, "path": self.path("gone.txt")})
+
 
 @dataclass(frozen=True)
 class Case:
@@ -381,6 +389,93 @@ CASES = [
         lambda w: w.score("--file", w.file("c.txt", b"the red deer\n\xfe\n")),
         "not valid UTF-8",
     ),
+    # sample --novelty
+    Case(
+        "sample --novelty without the training corpus",
+        lambda w: ["sample", "--checkpoint", w.corpus_gone(), "--length", "5", "--novelty"],
+        "which is not there any more: --novelty looks for the sample in it",
+    ),
+    # visualize: the text
+    Case(
+        "visualize unknown characters",
+        lambda w: w.visualize("--text", "the Red deer?"),
+        "'?', 'R' at character position(s) 4, 12 (--skip-unknown drops them)",
+    ),
+    Case(
+        "visualize empty --text", lambda w: w.visualize("--text", ""), "--text is empty: nothing to visualize"
+    ),
+    Case(
+        "visualize empty file", lambda w: w.visualize(w.file("e.txt", b"")), "is empty: nothing to visualize"
+    ),
+    Case(
+        "visualize nothing the model knows",
+        lambda w: w.visualize("--text", "XYZ!", "--skip-unknown"),
+        "has no character the model knows",
+    ),
+    Case("visualize missing file", lambda w: w.visualize(w.path("m.txt")), "file not found"),
+    Case(
+        "visualize file not UTF-8",
+        lambda w: w.visualize(w.file("l.txt", "caf\u00e9".encode("latin-1"))),
+        "not valid UTF-8",
+    ),
+    Case("visualize FILE and --text", lambda w: w.visualize(w.corpus, "--text", "the"), "not both"),
+    Case(
+        "visualize the default text without the corpus",
+        lambda w: ["visualize", "--checkpoint", w.corpus_gone()],
+        "not there any more: give a FILE or --text to visualize",
+    ),
+    # visualize: the unit and other options
+    Case("visualize --unit past the layers", lambda w: w.visualize("--unit", "3:0"), "has 2 layer(s)"),
+    Case(
+        "visualize --unit past the units",
+        lambda w: w.visualize("--unit", "1:64"),
+        "each layer has 64 units, numbered 0 to 63",
+    ),
+    Case("visualize --unit not L:U", lambda w: w.visualize("--unit", "12"), "--unit must be LAYER:UNIT"),
+    Case(
+        "visualize --state x",
+        lambda w: w.visualize("--unit", "1:0", "--state", "x"),
+        "--state must be one of",
+    ),
+    Case("visualize --state alone", lambda w: w.visualize("--state", "h"), "--state goes with --unit"),
+    Case(
+        "visualize --max-chars 1", lambda w: w.visualize("--max-chars", "1"), "--max-chars must be between 2"
+    ),
+    Case(
+        "visualize --max-chars too many",
+        lambda w: w.visualize("--max-chars", "20001"),
+        "--max-chars must be between 2 and 20,000",
+    ),
+    Case("visualize --top 0", lambda w: w.visualize("--top", "0"), "--top must be between 1 and 50"),
+    Case("visualize --threads 0", lambda w: w.visualize("--threads", "0"), "--threads must be positive"),
+    # visualize: the checkpoint and the page
+    Case("visualize with no checkpoints/ here", lambda w: ["visualize"], "no checkpoint in"),
+    Case(
+        "visualize missing checkpoint",
+        lambda w: ["visualize", "--checkpoint", w.path("no.pt")],
+        "checkpoint not found",
+    ),
+    Case(
+        "visualize foreign checkpoint",
+        lambda w: ["visualize", "--checkpoint", w.checkpoint("foreign.pt", format="someone-else")],
+        "not a charrnn checkpoint",
+    ),
+    Case(
+        "visualize text file as checkpoint",
+        lambda w: ["visualize", "--checkpoint", w.file("t.pt", b"not a model\n" * 9)],
+        "not a readable checkpoint",
+    ),
+    Case(
+        "visualize --output under a file",
+        lambda w: w.visualize("--output", w.file("f", b"x") + "/page.html"),
+        "is not a directory",
+    ),
+    Case(
+        "visualize --output in a missing directory",
+        lambda w: w.visualize("--output", w.path("no/such/page.html")),
+        "is not a directory",
+    ),
+    Case("visualize --output a directory", lambda w: w.visualize("--output", str(w.root)), "is a directory"),
 ]
 
 
@@ -417,5 +512,5 @@ def test_bad_input(case: Case, tmp_path: Path, overfit_dir: Path, monkeypatch):
 
 def test_the_matrix_covers_every_command_with_at_least_25_rows():
     commands = {c.name.split()[0] for c in CASES}
-    assert commands == {"train", "sample", "perplexity", "score", "info", "plot", "serve"}
+    assert commands == {"train", "sample", "perplexity", "score", "info", "plot", "serve", "visualize"}
     assert len(CASES) >= 25

@@ -17,6 +17,7 @@ from charrnn.cli.plot import plot_command
 from charrnn.cli.sample import sample_command
 from charrnn.cli.serve import serve_command
 from charrnn.cli.train import train_command
+from charrnn.cli.visualize import visualize_command
 
 app = typer.Typer(
     add_completion=True,
@@ -48,3 +49,4 @@ app.command("score")(score_command)
 app.command("info")(info_command)
 app.command("plot")(plot_command)
 app.command("serve")(serve_command)
+app.command("visualize")(visualize_command)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from charrnn.cli.output import CheckpointOption, tell, user_errors
+
+if TYPE_CHECKING:
+    from charrnn.measure.novelty import Novelty
 
 FLUSH_SECONDS = 0.02  # stream promptly without a system call per character
 
@@ -46,6 +49,14 @@ def sample_command(
     device: Annotated[
         str, typer.Option(help="cpu (default: batch-1 steps are latency-bound), cuda, mps, auto.")
     ] = "cpu",
+    novelty: Annotated[
+        bool,
+        typer.Option(
+            "--novelty",
+            help="Then say on stderr how much of each sample is copied from the training text "
+            "(its longest verbatim span, and the share of its 8-grams found there).",
+        ),
+    ] = False,
 ) -> None:
     """Generate text from a checkpoint, streamed to stdout as it is generated.
 
@@ -55,20 +66,55 @@ def sample_command(
         from charrnn.api import load
         from charrnn.generate.sampling import SampleConfig
         from charrnn.generate.start import read_prime
+        from charrnn.measure.novelty import training_index
 
         config = SampleConfig(
             length=length, temperature=temperature, top_k=top_k, top_p=top_p, num_samples=num_samples
         )
         text_prime = read_prime(prime, prime_file)
-        sampling = load(checkpoint, device).start_sampling(
+        model = load(checkpoint, device)
+        sampling = model.start_sampling(
             config, prime=text_prime, seed=seed, stop=stop, skip_unknown=skip_unknown, warn=tell
         )
+        index = training_index(model.loaded, model.path, tell) if novelty else None
+        samples: dict[int, list[str]] = {}
+        pieces = _kept(sampling.pieces, samples) if index is not None else sampling.pieces
         try:
-            write_samples(sys.stdout, sampling.pieces, sampling.prime if echo_prime else "", num_samples)
+            write_samples(sys.stdout, pieces, sampling.prime if echo_prime else "", num_samples)
         except BrokenPipeError:
             # The reader went away (`charrnn sample | head`): stop quietly, and keep Python from
             # complaining when it flushes stdout at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
+        if index is not None:
+            for k in sorted(samples):
+                which = f"sample {k + 1} of {num_samples}: " if num_samples > 1 else ""
+                tell(which + describe_novelty(index.novelty("".join(samples[k])), index.path))
+
+
+def _kept(pieces: Iterable[tuple[int, str]], samples: dict[int, list[str]]) -> Iterator[tuple[int, str]]:
+    """The pieces as they come, each also kept in `samples` under its sample's index."""
+    for index, piece in pieces:
+        samples.setdefault(index, []).append(piece)
+        yield index, piece
+
+
+def describe_novelty(novelty: Novelty, corpus: str) -> str:
+    """One line: the longest copied span and the share of n-grams found in the training text."""
+    if novelty.longest == 0:
+        copied = "no character of the sample is in the training text"
+    else:
+        copied = (
+            f"its longest span found verbatim in the training text of {corpus} is {novelty.longest:,} "
+            f"characters, {novelty.span!r} (at character {novelty.longest_at + 1:,} of the sample)"
+        )
+    share = novelty.share_found
+    ngrams = (
+        f"{novelty.ngrams_found:,} of its {novelty.ngrams:,} {novelty.n}-grams ({share:.1%}) occur there"
+        if share is not None
+        else f"it is shorter than {novelty.n} characters"
+    )
+    return f"novelty: {copied}; {ngrams}"
 
 
 def write_samples(out: TextIO, pieces: Iterable[tuple[int, str]], prime: str, num_samples: int) -> None:

@@ -48,21 +48,36 @@ def _text_ids(
     on_text: Callable[[str], None] | None,
 ) -> Iterator[np.ndarray]:
     for text in chunks:
-        ids, unknown_at = vocab.encode_known(text)
-        if len(unknown_at):
-            if unknown == "error":
-                raise unknown_characters_error(name, text, unknown_at, offset=stats.chars)
-            stats.skipped += len(unknown_at)
-            stats.skipped_chars.update(text[i] for i in unknown_at.tolist())
+        ids = known_ids(text, vocab, unknown, stats, name)
         if on_text is not None:
             on_text(text)
-        stats.chars += len(text)
         if len(ids):
             yield ids
 
 
+def known_ids(
+    text: str,
+    vocab: Vocabulary,
+    unknown: str,
+    stats: TextStats,
+    name: str,
+    advice: str = "--unknown skip drops them",
+) -> np.ndarray:
+    """Ids of the known characters of `text`, the next piece of a text called `name`: characters
+    outside the vocabulary skipped and counted in `stats`, or (unknown="error") a VocabularyError
+    naming them and their character positions in the whole text, ending with `advice`."""
+    ids, unknown_at = vocab.encode_known(text)
+    if len(unknown_at):
+        if unknown == "error":
+            raise unknown_characters_error(name, text, unknown_at, offset=stats.chars, advice=advice)
+        stats.skipped += len(unknown_at)
+        stats.skipped_chars.update(text[i] for i in unknown_at.tolist())
+    stats.chars += len(text)
+    return ids
+
+
 def unknown_characters_error(
-    name: str, text: str, unknown_at: np.ndarray, offset: int = 0
+    name: str, text: str, unknown_at: np.ndarray, offset: int = 0, advice: str = "--unknown skip drops them"
 ) -> VocabularyError:
     """The characters of `text` at `unknown_at` (positions from `offset`), listed with where they are."""
     found = "".join(sorted({text[i] for i in unknown_at.tolist()}))
@@ -70,5 +85,5 @@ def unknown_characters_error(
     more = f" and {len(unknown_at) - 10} more" if len(unknown_at) > 10 else ""
     return VocabularyError(
         f"{name}: character(s) outside the model's vocabulary: {describe_chars(found)} at "
-        f"character position(s) {where}{more} (--unknown skip drops them)"
+        f"character position(s) {where}{more} ({advice})"
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import codecs
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -70,7 +70,7 @@ def open_source(source: str) -> BinaryIO:
         raise CorpusError(f"cannot read {source}: {e.strerror or e}") from None
 
 
-def read_text_chunks(source: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[str]:
+def read_text_chunks(source: str, chunk_bytes: int = CHUNK_BYTES) -> Generator[str, None, None]:
     """Decoded text of a file (or stdin for "-"), a chunk at a time; raw bytes counted exactly."""
     name = "stdin" if source == STDIN else source
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
@@ -107,3 +107,19 @@ def read_text_chunks(source: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[st
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+def read_text_head(source: str, max_chars: int, chunk_bytes: int = 1 << 16) -> tuple[str, bool]:
+    """The first `max_chars` characters of a file (or stdin), and whether there were more; only
+    about that much is read, whatever the file's size."""
+    parts, count = [], 0
+    chunks = read_text_chunks(source, chunk_bytes)
+    try:
+        for text in chunks:
+            parts.append(text)
+            count += len(text)
+            if count > max_chars:
+                return "".join(parts)[:max_chars], True
+    finally:
+        chunks.close()  # the file is closed now, not when the generator is collected
+    return "".join(parts), False

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from charrnn.data.corpus import load_corpus, split_train_val
 from charrnn.data.reading import TextStats, text_ids
 from charrnn.data.text import STDIN, read_text_chunks
 from charrnn.errors import ConfigError, CorpusError
@@ -25,10 +24,12 @@ from charrnn.measure.config import MeasureConfig
 from charrnn.measure.dynamic import DynamicScorer, gradient_ms
 from charrnn.measure.loss import LossReport, TextScorer, text_loss
 from charrnn.model.checkpoint import LoadedModel
+from charrnn.model.trained_on import trained_on
 from charrnn.runtime import choose_precision
 
 VAL_CHUNK = 1 << 20
 CHUNK_CHARS = 1 << 20  # of a text given as a string
+MEASURE_INSTEAD = "give a FILE to measure"
 
 
 @dataclass(frozen=True)
@@ -151,30 +152,12 @@ def measure_chunks(
     return _score(loaded, name, ids, config, device, ms, stats, baselines)
 
 
-def validation_ids(loaded: LoadedModel, checkpoint: Path) -> tuple[np.ndarray, np.ndarray, str]:
-    """(train ids, validation ids, corpus path) of the corpus the checkpoint was trained on."""
-    record = loaded.checkpoint.corpus
-    if record is None:
-        raise CorpusError(f"{checkpoint} does not say which corpus it was trained on: give a FILE to measure")
-    stored = record.fingerprint
-    if not Path(stored.path).is_file():
-        raise CorpusError(
-            f"{checkpoint} was trained on {stored.path}, which is not there any more: give a FILE to measure"
-        )
-    corpus = load_corpus(Path(stored.path), loaded.vocab)
-    if not corpus.fingerprint.same_content(stored):
-        raise CorpusError(
-            f"{stored.path} has changed since {checkpoint} was trained on it: give a FILE to measure"
-        )
-    train, val = split_train_val(corpus.ids, record.val_frac)
-    return train, val, stored.path
-
-
 def measure_validation(
     loaded: LoadedModel, checkpoint: Path, config: MeasureConfig, device: torch.device
 ) -> TextResult:
     """Score the validation part of the training corpus, as training does."""
-    train, val, path = validation_ids(loaded, checkpoint)
+    corpus = trained_on(loaded, checkpoint, MEASURE_INSTEAD)
+    train, val = corpus.train, corpus.validation
     stats = TextStats(chars=len(val))
     baselines = CompressorBaselines() if config.baselines else None
     if baselines is not None:
@@ -182,7 +165,7 @@ def measure_validation(
             baselines.add(loaded.vocab.decode(val[start : start + VAL_CHUNK]))
     ms = gradient_ms(loaded.model, train, config.dynamic.seg_len, device) if config.dynamic else None
     chunks = (val[start : start + VAL_CHUNK] for start in range(0, len(val), VAL_CHUNK))
-    result = _score(loaded, f"{path} (validation)", chunks, config, device, ms, stats, baselines)
+    result = _score(loaded, f"{corpus.path} (validation)", chunks, config, device, ms, stats, baselines)
     training = loaded.checkpoint.training
     if training is not None and training.history:
         result = replace(result, reported_val_loss=training.history[-1].val_loss)
@@ -194,7 +177,7 @@ def training_ms(
 ) -> list[torch.Tensor] | None:
     """Gradient statistics for dynamic evaluation from the training corpus, if it is still there."""
     try:
-        train, _, _ = validation_ids(loaded, checkpoint)
+        train = trained_on(loaded, checkpoint, MEASURE_INSTEAD).train
     except CorpusError:
         return None
     return gradient_ms(loaded.model, train, seg_len, device)

@@ -1,0 +1,148 @@
+"""The page of `charrnn visualize` in a real browser: headless Chromium (Debian's package, driven
+by Playwright; no browser is downloaded) opens it from file://, and the text is coloured, a
+hover shows the model's own next-character probabilities, the unit picker recolours, and the
+page asks for nothing over the network. A screenshot is kept: under the test's temporary
+directory, and in $CHARRNN_ARTIFACTS if that is set.
+
+Where Chromium or Playwright is missing, the tests skip with one line saying which.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from conftest import invoke
+from test_visualize import NASTY, random_checkpoint
+
+from charrnn.model.checkpoint import load_model
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TEXT = "the red deer runs; the red dear waits.\nthe deer waits; the red dear runs.\nthe red"
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except sync_api.Error as e:
+            pytest.skip(f"chromium would not start: {str(e).splitlines()[0]}")
+        yield launched
+        launched.close()
+
+
+class Visit:
+    """A page opened in a fresh tab, with every request and script error it makes recorded."""
+
+    def __init__(self, browser: Any, page_path: Path) -> None:
+        self.tab = browser.new_page(viewport={"width": 1000, "height": 700})
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.tab.on("request", lambda request: self.requests.append(request.url))
+        self.tab.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.tab.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.url = page_path.resolve().as_uri()
+        self.tab.goto(self.url)
+
+    def backgrounds(self) -> list[str]:
+        return self.tab.eval_on_selector_all("#text span", "spans => spans.map(s => s.style.backgroundColor)")
+
+    def text(self) -> str:
+        shown = self.tab.eval_on_selector_all("#text span", "spans => spans.map(s => s.textContent)")
+        return "".join(shown).replace("↵\n", "\n")
+
+    def guesses(self, t: int) -> list[tuple[str, float]]:
+        self.tab.hover(f'#text span[data-t="{t}"]')
+        self.tab.wait_for_selector("#tip:not([hidden])")
+        rows = self.tab.eval_on_selector_all(
+            "#tip tr.guess", "rows => rows.map(r => [r.dataset.char, Number(r.dataset.p)])"
+        )
+        return [(ch, p) for ch, p in rows]
+
+
+def keep_screenshot(visit: Visit, directory: Path, name: str) -> Path:
+    path = directory / name
+    visit.tab.screenshot(path=str(path), full_page=True)
+    if os.environ.get("CHARRNN_ARTIFACTS"):
+        artifacts = Path(os.environ["CHARRNN_ARTIFACTS"])
+        artifacts.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, artifacts / name)
+    return path
+
+
+def test_the_page_colours_the_text_shows_the_models_guesses_and_recolours(browser, overfit_dir, tmp_path):
+    checkpoint = overfit_dir / "last.pt"
+    page = tmp_path / "page.html"
+    result = invoke("visualize", "--text", TEXT, "--checkpoint", str(checkpoint), "--output", str(page))
+    assert result.exit_code == 0, result.stderr
+    visit = Visit(browser, page)
+
+    assert visit.errors == []
+    assert visit.text() == TEXT
+    before = visit.backgrounds()
+    assert len(before) == len(TEXT)
+    assert sum(b not in ("", "transparent", "rgba(0, 0, 0, 0)") for b in before) > len(TEXT) // 2
+    assert len(set(before)) > 10  # shades, not one colour
+
+    # hovering a character: the five likeliest next characters, as the model itself gives them
+    loaded = load_model(checkpoint)
+    ids = torch.from_numpy(loaded.vocab.encode(TEXT).astype(np.int64))
+    with torch.no_grad():
+        probs = torch.softmax(loaded.model(ids[None])[0][0], dim=-1)  # (T, V)
+    for t in (0, 9, 38, len(TEXT) - 1):
+        shown = visit.guesses(t)
+        assert len(shown) == 5
+        assert sum(p for _, p in shown) <= 1.0
+        top = probs[t].topk(5)
+        assert [ch for ch, _ in shown] == [loaded.vocab.chars[i] for i in top.indices.tolist()]
+        for (_, p), expected in zip(shown, top.values.tolist(), strict=True):
+            assert 0 <= expected - p <= 1e-4 + 1e-6  # shown to a hundredth of a percent, rounded down
+    keep_screenshot(visit, tmp_path, "visualize-hover.png")
+
+    # the unit picker: another unit by layer:unit, then one from the table of units found
+    visit.tab.fill("#unit-search", "2:7")
+    visit.tab.press("#unit-search", "Enter")
+    assert visit.tab.text_content("#unit-name").startswith("unit 2:7 c")
+    after = visit.backgrounds()
+    assert after != before
+    visit.tab.click("#features .chip >> nth=0")
+    assert visit.backgrounds() != after
+    visit.tab.check('input[value="surprise"]')
+    surprise = visit.backgrounds()
+    assert surprise[0] in ("transparent", "rgba(0, 0, 0, 0)")  # the first character is not predicted
+    assert len(set(surprise)) > 5
+    keep_screenshot(visit, tmp_path, "visualize-surprise.png")
+
+    assert visit.requests == [visit.url]  # the page itself, and nothing else
+    assert visit.errors == [] and visit.dialogs == []
+
+
+def test_text_that_looks_like_html_stays_text_in_the_browser(browser, tmp_path):
+    checkpoint = random_checkpoint(tmp_path / "nasty.pt", NASTY)
+    page = tmp_path / "nasty.html"
+    result = invoke("visualize", "--text", NASTY, "--checkpoint", str(checkpoint), "--output", str(page))
+    assert result.exit_code == 0, result.stderr
+    visit = Visit(browser, page)
+    assert visit.text() == NASTY
+    assert visit.errors == [] and visit.dialogs == []  # no script from the text ran
+    assert visit.tab.eval_on_selector_all("script", "s => s.length") == 2
+    assert visit.requests == [visit.url]
