@@ -11,6 +11,7 @@ import contextlib
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -248,3 +249,41 @@ def running_server(checkpoint: Path, *options: str) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+# -- a real browser (Debian's chromium driven by Playwright; never a download) ------------------
+CHROMIUM = os.environ.get("CHARRNN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium; the test skips with one line where it or Playwright is missing."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except sync_api.Error as e:
+            pytest.skip(f"chromium would not start: {str(e).splitlines()[0]}")
+        yield launched
+        launched.close()
+
+
+def keep_screenshot(tab: Any, directory: Path, name: str) -> Path:
+    """A screenshot of a browser tab as a test artefact: in `directory`, and copied to
+    $CHARRNN_ARTIFACTS when that is set."""
+    path = directory / name
+    tab.screenshot(path=str(path), full_page=True)
+    if artefacts := os.environ.get("CHARRNN_ARTIFACTS"):
+        Path(artefacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(artefacts) / name)
+    return path

@@ -8,8 +8,6 @@ the top five on hover; nothing is loaded from elsewhere. Screenshots are kept as
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,23 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PHRASE, Server, running_server
+from conftest import CHROMIUM, PHRASE, Server, keep_screenshot, running_server
 
 pytest.importorskip("uvicorn", reason="the serve extra is not installed (pip install -e '.[serve]')")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
-CHROMIUM = os.environ.get("CHARRNN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
     pytest.skip("no Chromium on this machine (apt-get install chromium)", allow_module_level=True)
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LONG = 1_000_000
 
 
@@ -41,14 +30,6 @@ LONG = 1_000_000
 def server(overfit_dir: Path) -> Iterator[Server]:
     with running_server(overfit_dir, "--max-length", str(LONG)) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -61,14 +42,6 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     yield page
     assert [url for url in requests if not url.startswith(server.url)] == [], "a request went elsewhere"
     page.close()
-
-
-def _keep(page: Any, tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
-    if artefacts := os.environ.get("CHARRNN_ARTIFACTS"):
-        Path(artefacts).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(artefacts) / name)
 
 
 def _set_slider(page: Any, slider: str, value: float) -> None:
@@ -116,7 +89,7 @@ def test_a_prime_typed_in_streams_a_sample_that_stops_at_its_length(
     assert len(set(lengths)) >= 2 and lengths[-1] == 3000, lengths[:20]  # in pieces, up to the length
     assert "done: 3,000 characters" in page.text_content("#generate-status")
     assert "seed 7" in page.text_content("#generate-status")
-    _keep(page, tmp_path, "serve-generate.png")
+    keep_screenshot(page, tmp_path, "serve-generate.png")
 
 
 def test_stop_ends_a_long_sample_and_the_server_stops_generating(page: Any, server: Server, tmp_path: Path):
@@ -156,7 +129,7 @@ def test_the_surprise_tab_colours_each_character_with_the_top_five_on_hover(page
     assert page.is_visible("#tooltip") and tooltip.startswith("u  ") and "expected:" in tooltip
     assert tooltip.count("%") == 5
     assert "1 outside the vocabulary" in page.text_content("#surprise-status")
-    _keep(page, tmp_path, "serve-surprise.png")
+    keep_screenshot(page, tmp_path, "serve-surprise.png")
 
 
 def test_a_seed_javascript_cannot_hold_exactly_is_refused_on_the_page(page: Any):

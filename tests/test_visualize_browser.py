@@ -9,44 +9,17 @@ Where Chromium or Playwright is missing, the tests skip with one line saying whi
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
-from conftest import invoke
+from conftest import invoke, keep_screenshot
 from test_visualize import NASTY, random_checkpoint
 
 from charrnn.model.checkpoint import load_model
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TEXT = "the red deer runs; the red dear waits.\nthe deer waits; the red dear runs.\nthe red"
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt install chromium)")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except sync_api.Error as e:
-            pytest.skip(f"chromium would not start: {str(e).splitlines()[0]}")
-        yield launched
-        launched.close()
 
 
 class Visit:
@@ -79,16 +52,6 @@ class Visit:
         return [(ch, p) for ch, p in rows]
 
 
-def keep_screenshot(visit: Visit, directory: Path, name: str) -> Path:
-    path = directory / name
-    visit.tab.screenshot(path=str(path), full_page=True)
-    if os.environ.get("CHARRNN_ARTIFACTS"):
-        artifacts = Path(os.environ["CHARRNN_ARTIFACTS"])
-        artifacts.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, artifacts / name)
-    return path
-
-
 def test_the_page_colours_the_text_shows_the_models_guesses_and_recolours(browser, overfit_dir, tmp_path):
     checkpoint = overfit_dir / "last.pt"
     page = tmp_path / "page.html"
@@ -116,7 +79,7 @@ def test_the_page_colours_the_text_shows_the_models_guesses_and_recolours(browse
         assert [ch for ch, _ in shown] == [loaded.vocab.chars[i] for i in top.indices.tolist()]
         for (_, p), expected in zip(shown, top.values.tolist(), strict=True):
             assert 0 <= expected - p <= 1e-4 + 1e-6  # shown to a hundredth of a percent, rounded down
-    keep_screenshot(visit, tmp_path, "visualize-hover.png")
+    keep_screenshot(visit.tab, tmp_path, "visualize-hover.png")
 
     # the unit picker: another unit by layer:unit, then one from the table of units found
     visit.tab.fill("#unit-search", "2:7")
@@ -130,7 +93,7 @@ def test_the_page_colours_the_text_shows_the_models_guesses_and_recolours(browse
     surprise = visit.backgrounds()
     assert surprise[0] in ("transparent", "rgba(0, 0, 0, 0)")  # the first character is not predicted
     assert len(set(surprise)) > 5
-    keep_screenshot(visit, tmp_path, "visualize-surprise.png")
+    keep_screenshot(visit.tab, tmp_path, "visualize-surprise.png")
 
     assert visit.requests == [visit.url]  # the page itself, and nothing else
     assert visit.errors == [] and visit.dialogs == []
