@@ -27,9 +27,8 @@ from charrnn.measure.info import describe_checkpoint
 from charrnn.measure.perplexity import PerplexityReport, TextResult, measure_perplexity, measure_string
 from charrnn.measure.score import Scored, score_candidates
 from charrnn.measure.surprise import TOP, CharSurprise, char_surprises
-from charrnn.model.checkpoint import LoadedModel, default_checkpoint, load_model
+from charrnn.model.checkpoint import LoadedModel, load_model, resolve_checkpoint
 from charrnn.model.network import CharRNN
-from charrnn.options import DEFAULT_CHECKPOINT_DIR
 from charrnn.runtime import choose_device, choose_precision
 
 __all__ = ["CharRNNError", "CharSurprise", "Model", "Scored", "TextResult", "load"]
@@ -43,9 +42,7 @@ def load(checkpoint: str | Path | None = None, device: str = "cpu") -> Model:
     Raises CheckpointError for a missing, corrupt, unsafe or foreign file and ConfigError for an
     unknown device, with the message `charrnn` prints for them.
     """
-    path = Path(checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT_DIR)
-    if checkpoint is None or path.is_dir():
-        path = default_checkpoint(path)
+    path = resolve_checkpoint(checkpoint)
     torch_device = choose_device(device)
     return Model(load_model(path, torch_device), path, torch_device)
 

@@ -168,7 +168,7 @@ def test_init_from_fine_tunes_with_the_checkpoint_vocabulary_and_architecture(ma
     tuned = make_config(
         corpus=str(new_corpus), checkpoint_dir=str(tmp_path / "tuned"), hidden_size=999, max_steps=2
     )
-    train(tuned, init_from=Path(base.checkpoint_dir) / "last.pt")
+    train(tuned, init_from=Path(base.checkpoint_dir))  # a run directory: its best.pt, else last.pt
     saved = last_checkpoint(tuned.checkpoint_dir)
     assert saved.vocabulary == last_checkpoint(base.checkpoint_dir).vocabulary
     assert saved.model.hidden_size == 32

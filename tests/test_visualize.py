@@ -84,6 +84,18 @@ def test_by_default_the_start_of_the_validation_part_a_table_on_stderr_and_a_pag
     assert data["units_total"] == len(data["columns"]) == 2 * 2 * 64  # 2 layers × (c, h) × 64
 
 
+def test_a_run_directory_is_read_as_the_other_commands_read_it(overfit_dir, tmp_path):
+    """--checkpoint DIR: its best.pt, else its last.pt, as sample, perplexity, info and serve take it."""
+    only_last = tmp_path / "run"
+    only_last.mkdir()
+    (only_last / "last.pt").write_bytes((overfit_dir / "last.pt").read_bytes())
+    for directory, chosen in ((overfit_dir, "best.pt"), (only_last, "last.pt")):
+        page = str(tmp_path / "page.html")
+        result = visualize("--text", "the red", "--checkpoint", str(directory), "--output", page, "--json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["checkpoint"] == str(directory / chosen)
+
+
 def test_json_is_one_object_on_stdout_with_the_units_found(overfit_dir, tmp_path):
     page = tmp_path / "page.html"
     result = visualize(

@@ -115,7 +115,10 @@ def train_command(
     ] = False,
     init_from: Annotated[
         Path | None,
-        typer.Option(help="Fine-tune: start from this checkpoint's weights and vocabulary."),
+        typer.Option(
+            help="Fine-tune: start from this checkpoint's weights and vocabulary (a run directory: its "
+            "best.pt, else last.pt)."
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Start over even if CHECKPOINT_DIR holds a run.")

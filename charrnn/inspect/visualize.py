@@ -31,7 +31,7 @@ from charrnn.inspect.page import PageContent, render_page
 from charrnn.inspect.probe import Correlations, FoundUnits, best_units
 from charrnn.inspect.trace import CHUNK_LEN, trace
 from charrnn.inspect.units import UnitLayout, UnitRef
-from charrnn.model.checkpoint import LoadedModel, default_checkpoint, load_model
+from charrnn.model.checkpoint import LoadedModel, load_model, resolve_checkpoint
 from charrnn.model.trained_on import trained_on
 from charrnn.runtime import choose_device, configure_threads
 
@@ -213,7 +213,7 @@ def visualize(
     check_output(output)
     torch_device = choose_device(device)
     configure_threads(config.threads)
-    path = checkpoint or default_checkpoint()
+    path = resolve_checkpoint(checkpoint)
     loaded = load_model(path, torch_device)
     layout = UnitLayout.of(loaded.model.config)
     chosen = layout.parse(config.unit, config.state) if config.unit is not None else None

@@ -292,6 +292,15 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def resolve_checkpoint(path: str | Path | None) -> Path:
+    """The checkpoint file a user names: `path` itself, or for a run directory its best.pt, else
+    last.pt; with none, that of `checkpoints/`. Every command and `charrnn.load` read it so."""
+    if path is None:
+        return default_checkpoint()
+    path = Path(path)
+    return default_checkpoint(path) if path.is_dir() else path
+
+
 def default_checkpoint(checkpoint_dir: Path = DEFAULT_CHECKPOINT_DIR) -> Path:
     """best.pt, else last.pt, of a checkpoint directory."""
     for name in ("best.pt", "last.pt"):

@@ -25,6 +25,7 @@ from charrnn.model.checkpoint import (
     TrainingRecord,
     Validation,
     load_model,
+    resolve_checkpoint,
 )
 from charrnn.model.network import CharRNN, State, count_parameters
 from charrnn.options import flag_of
@@ -110,7 +111,8 @@ def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, forc
             f"{existing} already exists: add --resume to continue that run, --force to start "
             "over (overwriting it), or choose another --checkpoint-dir"
         )
-    base = load_model(init_from or last, device) if (resume or init_from) else None
+    start_from = resolve_checkpoint(init_from) if init_from is not None else last
+    base = load_model(start_from, device) if (resume or init_from) else None
     if init_from is not None and base is not None:  # fine-tuning keeps the architecture; dropout may change
         arch = base.model.config
         config = replace(
