@@ -76,6 +76,12 @@ class Workspace:
         corpus = torch.load(self.model, weights_only=True)["corpus"]
         return self.checkpoint("gone.pt", corpus={**corpus, "path": self.path("gone.txt")})
 
+    def corpus_grown(self) -> str:
+        """The trained model's checkpoint, naming a corpus file changed since, with new characters."""
+        corpus = torch.load(self.model, weights_only=True)["corpus"]
+        grown = self.file("grown.txt", Path(corpus["path"]).read_bytes() + b"QXZ!\n")
+        return self.checkpoint("grown.pt", corpus={**corpus, "path": grown})
+
 
 @dataclass(frozen=True)
 class Case:
@@ -303,6 +309,11 @@ CASES = [
     # perplexity
     Case("perplexity missing file", lambda w: w.perplexity(w.path("m.txt")), "file not found"),
     Case("perplexity directory", lambda w: w.perplexity(str(w.root)), "is a directory"),
+    Case(
+        "perplexity of a corpus changed since, with new characters",
+        lambda w: ["perplexity", "--checkpoint", w.corpus_grown(), "--no-baselines"],
+        "has changed since",
+    ),
     Case("perplexity empty file", lambda w: w.perplexity(w.file("e.txt", b"")), "nothing to predict"),
     Case(
         "perplexity invalid UTF-8",
@@ -395,6 +406,11 @@ CASES = [
         lambda w: ["sample", "--checkpoint", w.corpus_gone(), "--length", "5", "--novelty"],
         "which is not there any more: --novelty looks for the sample in it",
     ),
+    Case(
+        "sample --novelty on a corpus changed since, with new characters",
+        lambda w: ["sample", "--checkpoint", w.corpus_grown(), "--length", "5", "--novelty"],
+        "has changed since",
+    ),
     # visualize: the text
     Case(
         "visualize unknown characters",
@@ -423,6 +439,11 @@ CASES = [
         "visualize the default text without the corpus",
         lambda w: ["visualize", "--checkpoint", w.corpus_gone()],
         "not there any more: give a FILE or --text to visualize",
+    ),
+    Case(
+        "visualize the default text of a corpus changed since, with new characters",
+        lambda w: ["visualize", "--checkpoint", w.corpus_grown()],
+        "has changed since",
     ),
     # visualize: the unit and other options
     Case("visualize --unit past the layers", lambda w: w.visualize("--unit", "3:0"), "has 2 layer(s)"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.data.corpus import Fingerprint, load_corpus, split_train_val
+from charrnn.data.corpus import Fingerprint, fingerprint_file, load_corpus, split_train_val
 from charrnn.errors import CorpusError
 from charrnn.model.checkpoint import LoadedModel
 
@@ -42,8 +42,11 @@ def trained_on(loaded: LoadedModel, checkpoint: Path, instead: str) -> TrainedOn
         raise CorpusError(
             f"{checkpoint} was trained on {stored.path}, which is not there any more: {instead}"
         )
-    corpus = load_corpus(Path(stored.path), loaded.vocab)
-    if not corpus.fingerprint.same_content(stored):
+    # The content first: a changed file may hold characters the model does not know, and
+    # "it has changed" is the news, not those characters.
+    current = fingerprint_file(Path(stored.path))
+    if not current.same_content(stored):
         raise CorpusError(f"{stored.path} has changed since {checkpoint} was trained on it: {instead}")
+    corpus = load_corpus(Path(stored.path), loaded.vocab, fingerprint=current)
     train, val = split_train_val(corpus.ids, record.val_frac)
     return TrainedOn(train=train, validation=val, fingerprint=stored)
