@@ -26,7 +26,7 @@ from charrnn.measure.config import DynamicConfig, MeasureConfig
 from charrnn.measure.info import describe_checkpoint
 from charrnn.measure.perplexity import PerplexityReport, TextResult, measure_perplexity, measure_string
 from charrnn.measure.score import Scored, score_candidates
-from charrnn.measure.surprise import TOP, CharSurprise, char_surprises
+from charrnn.measure.surprise import GUESSES, CharSurprise, char_surprises
 from charrnn.model.checkpoint import LoadedModel, load_model, resolve_checkpoint
 from charrnn.model.network import CharRNN
 from charrnn.runtime import choose_device, choose_precision
@@ -208,11 +208,13 @@ class Model:
         return score_candidates(self.loaded.model, self.loaded.vocab, list(texts), context, self.device)
 
     def surprise(
-        self, text: str, *, context: str = "", unknown: str = "error", top_n: int = TOP
+        self, text: str, *, context: str = "", unknown: str = "error", guesses: int = GUESSES
     ) -> list[CharSurprise]:
-        """Each character of `text` after `context` ("" = the start of a line): how surprising the
-        model found it, in bits (−log₂ p), and the `top_n` characters it expected there with their
-        probabilities. unknown="skip" keeps characters outside the vocabulary with no surprise."""
+        """Each character of `text` after `context` ("" = the start of a line, so the first is
+        predicted too): how surprising the model found it, in bits (−log₂ p), and the `guesses`
+        characters it expected in its place, with their probabilities (the same figures
+        `charrnn visualize` colours by). unknown="skip" keeps characters outside the vocabulary
+        with no surprise."""
         return char_surprises(
             self.loaded.model,
             self.loaded.vocab,
@@ -220,5 +222,5 @@ class Model:
             self.device,
             context=context,
             unknown=unknown,
-            top_n=top_n,
+            guesses=guesses,
         )

@@ -15,7 +15,8 @@ FLOORS = [
     {"runtime"},
     {"data"},
     {"model"},
-    {"generate", "measure", "inspect"},
+    {"generate", "measure"},
+    {"inspect"},  # inside a model: its page colours surprise as measure/surprise reads it
     {"api", "train"},  # the Python API (charrnn.load) beside training: neither needs the other
     {"serve"},  # the web playground, on the API
     {"cli"},

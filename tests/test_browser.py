@@ -2,8 +2,9 @@
 download) loads it, types a prime, generates, and sees the text stream in and stop at the
 requested length, the text `charrnn.Model.sample` gives for the same seed; the Stop button ends
 a long sample and the server stops generating; the second tab colours a text by surprise with
-the top five on hover; nothing is loaded from elsewhere. Screenshots are kept as test artefacts
-(in the test's temporary directory, and copied to $CHARRNN_ARTIFACTS when it is set)."""
+its five guesses on hover (the surprise view of `charrnn visualize`'s page); nothing is loaded
+from elsewhere. Screenshots are kept as test artefacts (in the test's temporary directory, and
+copied to $CHARRNN_ARTIFACTS when it is set)."""
 
 from __future__ import annotations
 
@@ -125,9 +126,13 @@ def test_the_surprise_tab_colours_each_character_with_the_top_five_on_hover(page
     unknown = spans[len(PHRASE) * 2 + 4]
     assert unknown.text_content() == "R" and unknown.get_attribute("class") == "unknown"
     spans[len(PHRASE) * 2 + 14].hover()  # the "u" of a "runs" it has seen many times
-    tooltip = page.text_content("#tooltip")
-    assert page.is_visible("#tooltip") and tooltip.startswith("u  ") and "expected:" in tooltip
-    assert tooltip.count("%") == 5
+    assert page.is_visible("#tooltip")
+    assert page.text_content("#tooltip .surprise-head").startswith("u: surprise 0.")
+    guesses = page.eval_on_selector_all("#tooltip tr.guess", "rows => rows.map(r => r.dataset.char)")
+    assert len(guesses) == 5 and guesses[0] == "u"  # the surprise view of `charrnn visualize`'s page
+    assert page.eval_on_selector("#tooltip tr.came", "row => row.dataset.char") == "u"
+    unknown.hover()
+    assert "not in the model's vocabulary" in page.text_content("#tooltip")
     assert "1 outside the vocabulary" in page.text_content("#surprise-status")
     keep_screenshot(page, tmp_path, "serve-surprise.png")
 

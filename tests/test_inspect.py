@@ -1,5 +1,5 @@
 """What `charrnn visualize` reads from a model: every unit's state per character (held to the
-network's own forward pass), the surprise (held to `charrnn perplexity`'s loss), the features,
+network's own forward pass), the surprise (held to `charrnn score`), the features,
 and the probe (held to NumPy's Pearson r, and to a unit a trained LSTM grows for quotes)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from charrnn.inspect.probe import Correlations, best_units
 from charrnn.inspect.trace import linear_scan, trace
 from charrnn.inspect.units import UnitLayout, UnitRef
 from charrnn.inspect.visualize import ShownText, read_model
-from charrnn.measure.loss import text_loss
+from charrnn.measure.score import score_candidates
 from charrnn.model.checkpoint import Checkpoint, LoadedModel, load_model
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
@@ -44,16 +44,20 @@ def random_model(cell: str, vocab_size: int = 11, layers: int = 2, hidden: int =
     return CharRNN(config).eval()
 
 
+AFTER = np.array([3, 5])  # what the traced texts follow
+
+
 def traced(model: CharRNN, ids: np.ndarray, chunk_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    chunks = list(trace(model, ids, CPU, chunk_len=chunk_len))
+    chunks = list(trace(model, ids, CPU, AFTER, chunk_len=chunk_len))
     return torch.cat([c.activations for c in chunks]), torch.cat([c.log_probs for c in chunks])
 
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_every_layers_state_after_each_character_is_the_networks_own(cell):
     """Column by column, the trace equals the state the model itself reaches after each prefix of
-    the text (its forward pass on ids[: t + 1]): every layer, h and (LSTM, mLSTM) c, with the
-    state carried across chunks of 7 characters."""
+    the text (its forward pass on AFTER + ids[: t + 1]): every layer, h and (LSTM, mLSTM) c, with
+    the state carried across chunks of 7 characters; and the log-probabilities at t are the
+    model's for the character at t, given AFTER + ids[:t]."""
     model = random_model(cell)
     ids = np.random.default_rng(1).integers(0, 11, 30)
     activations, log_probs = traced(model, ids, chunk_len=7)
@@ -61,7 +65,8 @@ def test_every_layers_state_after_each_character_is_the_networks_own(cell):
     assert activations.shape == (30, layout.count)
     with torch.no_grad():
         for t in range(len(ids)):
-            logits, state = model(torch.from_numpy(ids[: t + 1])[None])
+            before, _ = model(torch.from_numpy(np.concatenate([AFTER, ids[:t]]))[None])
+            logits, state = model(torch.from_numpy(np.concatenate([AFTER, ids[: t + 1]]))[None])
             for layer in range(1, 3):
                 for s, values in zip(("h", "c"), state, strict=False):
                     if s not in layout.states:
@@ -70,7 +75,7 @@ def test_every_layers_state_after_each_character_is_the_networks_own(cell):
                     torch.testing.assert_close(
                         activations[t, columns], values[layer - 1, 0], atol=2e-6, rtol=0
                     )
-            torch.testing.assert_close(log_probs[t], torch.log_softmax(logits[0, -1], -1), atol=2e-6, rtol=0)
+            torch.testing.assert_close(log_probs[t], torch.log_softmax(before[0, -1], -1), atol=2e-6, rtol=0)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "mlstm"])
@@ -83,9 +88,9 @@ def test_the_top_layer_and_final_state_match_one_full_forward_pass(cell):
     layout = UnitLayout.of(model.config)
     top_h = [layout.index(UnitRef(2, u, "h")) for u in range(16)]
     with torch.no_grad():
-        x = model.embedding(torch.from_numpy(ids)[None])
+        x = model.embedding(torch.from_numpy(np.concatenate([AFTER, ids]))[None])
         out, state = model.recurrent(x, model.initial_state(1))
-    torch.testing.assert_close(activations[:, top_h], out[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(activations[:, top_h], out[0, len(AFTER) :], atol=1e-5, rtol=0)
     for layer in (1, 2):
         for s, values in (("h", state[0]), ("c", state[1])):
             columns = [layout.index(UnitRef(layer, u, s)) for u in range(16)]
@@ -106,22 +111,25 @@ def test_the_blocked_linear_scan_is_the_recurrence(steps):
     torch.testing.assert_close(linear_scan(f, u, c0), torch.stack(expected), atol=1e-5, rtol=1e-5)
 
 
-def test_surprise_is_the_loss_perplexity_measures_and_the_guesses_are_the_models(overfit_dir):
+def test_surprise_is_the_score_of_the_text_and_the_guesses_are_the_models(overfit_dir):
+    """Every character predicted, the first after the start of a line: the surprise adds up to
+    what `charrnn score` says of the text, and the guesses at t are the model's own prediction
+    for the character at t (the character that came is where its surprise says)."""
     loaded = load_model(overfit_dir / "last.pt")
     text = "the red deer waits; the red dear runs.\nthe deer"
     ids = loaded.vocab.encode(text)
     readings = read_model(loaded, ShownText(text, ids, "t", False, 0, ""), CPU, chunk_len=5)
-    assert np.isnan(readings.surprise_nats[0])
-    exact = text_loss(loaded.model, ids, CPU)
-    assert readings.total_nats == pytest.approx(exact.total_nats, rel=1e-4)
+    [scored] = score_candidates(loaded.model, loaded.vocab, [text], "", CPU)
+    assert readings.loss.total_nats == pytest.approx(scored.nats, rel=1e-4)
+    assert readings.loss.num_predicted == len(text)
     with torch.no_grad():
-        probs = torch.softmax(loaded.model(torch.from_numpy(ids.astype(np.int64))[None])[0][0], -1)
+        line = torch.from_numpy(loaded.vocab.encode("\n" + text[:-1]).astype(np.int64))
+        probs = torch.softmax(loaded.model(line[None])[0][0], -1)  # (T, V): row t predicts text[t]
     top = probs.topk(5, dim=-1)
-    assert np.array_equal(readings.guess_ids, top.indices.numpy())
-    np.testing.assert_allclose(readings.guess_probs, top.values.numpy(), atol=1e-6)
-    # the character that came, at each position, is where its surprise says
-    came = probs[torch.arange(len(ids) - 1), torch.from_numpy(ids[1:].astype(np.int64))].double().numpy()
-    np.testing.assert_allclose(readings.surprise_nats[1:], -np.log(came), rtol=1e-5, atol=1e-6)
+    assert np.array_equal(readings.surprise.guess_ids, top.indices.numpy())
+    np.testing.assert_allclose(readings.surprise.guess_probs, top.values.numpy(), atol=1e-6)
+    came = probs[torch.arange(len(ids)), torch.from_numpy(ids.astype(np.int64))].double().numpy()
+    np.testing.assert_allclose(readings.surprise.bits, -np.log2(came), rtol=1e-5, atol=1e-6)
 
 
 def test_features_on_hand_made_text():

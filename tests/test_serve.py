@@ -14,17 +14,22 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import PHRASE, assert_one_line_error, invoke
+from test_visualize import page_data
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install -e '.[serve]')")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
 import charrnn  # noqa: E402
+from charrnn.inspect.config import VisualizeConfig  # noqa: E402
+from charrnn.inspect.visualize import visualize  # noqa: E402
 from charrnn.serve.app import SEED_HEADER, create_app  # noqa: E402
 from charrnn.serve.config import ServeConfig, limit_blas_threads  # noqa: E402
 from charrnn.serve.guards import Busy, Slots  # noqa: E402
@@ -53,6 +58,8 @@ def test_the_page_loads_nothing_from_elsewhere(client: TestClient):
     html = page.text
     assert re.findall(r"""(?:src|href|action)\s*=\s*["'](?!data:|/|#)[^"']*""", html) == []
     assert re.findall(r"https?://|//[a-z]|@import|url\(", html) == []
+    for shared in ("surprise.js", "surprise.css"):  # the surprise view of `charrnn visualize`'s page
+        assert files("charrnn.inspect").joinpath(shared).read_text(encoding="utf-8") in html
     for path in set(re.findall(r"""fetch\("(/[^"]*)""", html)):  # every address it calls exists
         assert path in {"/api/info", "/api/sample", "/api/surprise"}, path
     for element in (
@@ -141,9 +148,34 @@ def test_perplexity_score_and_surprise_are_the_models(client: TestClient, model:
     surprises = model.surprise(text, unknown="skip")
     assert [c["char"] for c in coloured["chars"]] == list(text)
     assert [c["bits"] for c in coloured["chars"]] == pytest.approx([s.bits for s in surprises], nan_ok=True)
-    assert coloured["chars"][0]["top"] == [list(pair) for pair in surprises[0].top]
-    assert coloured["chars"][-4] == {"char": "D", "bits": None, "top": []}
-    assert coloured["count"] == len(text) - 1
+    assert coloured["chars"][0]["guesses"] == [list(pair) for pair in surprises[0].guesses]
+    assert coloured["chars"][-4] == {"char": "D", "bits": None, "guesses": []}
+    assert coloured["chars_scored"] == len(text) - 1
+
+
+def test_the_surprise_api_and_the_visualize_page_say_the_same_of_a_text(
+    client: TestClient, model: charrnn.Model, tmp_path: Path
+):
+    """One computation behind both pages: the same text and checkpoint give the same surprise at
+    every character (the first included, after the start of a line) and the same five guesses in
+    its place, in /api/surprise and in the data of `charrnn visualize`'s page."""
+    text = "the red deer runs; the red dear waits.\nthe deer waits"
+    answer = client.post("/api/surprise", json={"text": text}).json()
+    report = visualize(
+        VisualizeConfig(threads=1), output=tmp_path / "p.html", checkpoint=model.path, text=text
+    )
+    data = page_data(tmp_path / "p.html")
+    assert [c["char"] for c in answer["chars"]] == list(data["text"]) == list(text)
+    bits = np.array([c["bits"] for c in answer["chars"]])
+    np.testing.assert_allclose(np.array(data["surprise"]) / data["surprise_scale"], bits, atol=0.005 + 1e-4)
+    assert report.loss.bits_per_char == pytest.approx(answer["bits_per_char"], rel=1e-4)
+    k = data["guesses"]
+    for t, c in enumerate(answer["chars"]):
+        shown = data["guess_ids"][t * k : (t + 1) * k], data["guess_p"][t * k : (t + 1) * k]
+        assert [data["vocab"][i] for i in shown[0]] == [g for g, _ in c["guesses"]]
+        np.testing.assert_allclose(
+            np.array(shown[1]) / data["prob_scale"], [p for _, p in c["guesses"]], atol=1e-4
+        )
 
 
 # -- bad requests ------------------------------------------------------------------------------
@@ -293,7 +325,7 @@ BAD = [
         "/api/surprise",
         {"text": "the", "context": "The "},
         422,
-        "--context: 1 character(s) not in the model's vocabulary",
+        "context: 1 character(s) not in the model's vocabulary: 'T'",
     ),
     Bad("surprise text too long", "/api/surprise", {"text": "a" * 20_001}, 413, "takes at most 4,096"),
     Bad("no such page", "/api/nothing", {}, 404, "no such page: /api/nothing"),

@@ -82,6 +82,9 @@ def test_by_default_the_start_of_the_validation_part_a_table_on_stderr_and_a_pag
     assert data["text"] == (PHRASE * 40)[-156:]  # the validation part: the last 10%
     assert stat.S_IMODE(page.stat().st_mode) == 0o644  # a page to share, not a private file
     assert data["units_total"] == len(data["columns"]) == 2 * 2 * 64  # 2 layers × (c, h) × 64
+    html = page.read_text(encoding="utf-8")
+    for shared in ("surprise.js", "surprise.css"):  # the surprise view of `charrnn serve`'s page
+        assert (Path(page_module.__file__).parent / shared).read_text(encoding="utf-8") in html
 
 
 def test_a_run_directory_is_read_as_the_other_commands_read_it(overfit_dir, tmp_path):
@@ -228,8 +231,9 @@ def test_the_pages_activations_are_the_traced_states_to_within_one_step(overfit_
     assert result.exit_code == 0, result.stderr
     data = page_data(page)
     loaded = load_model(overfit_dir / "last.pt")
+    after = loaded.vocab.encode("\n")  # the page reads a text after the start of a line
     traced = torch.cat(
-        [c.activations for c in trace(loaded.model, loaded.vocab.encode(text), torch.device("cpu"))]
+        [c.activations for c in trace(loaded.model, loaded.vocab.encode(text), torch.device("cpu"), after)]
     )
     layout = UnitLayout.of(loaded.model.config)
     acts = np.frombuffer(base64.b64decode(data["activations"]), dtype=np.int8).reshape(

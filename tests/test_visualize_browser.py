@@ -1,7 +1,7 @@
 """The page of `charrnn visualize` in a real browser: headless Chromium (Debian's package, driven
 by Playwright; no browser is downloaded) opens it from file://, and the text is coloured, a
-hover shows the model's own next-character probabilities, the unit picker recolours, and the
-page asks for nothing over the network. A screenshot is kept: under the test's temporary
+hover shows the model's own probabilities for the character in its place, the unit picker
+recolours, and the page asks for nothing over the network. A screenshot is kept: under the test's temporary
 directory, and in $CHARRNN_ARTIFACTS if that is set.
 
 Where Chromium or Playwright is missing, the tests skip with one line saying which.
@@ -66,11 +66,12 @@ def test_the_page_colours_the_text_shows_the_models_guesses_and_recolours(browse
     assert sum(b not in ("", "transparent", "rgba(0, 0, 0, 0)") for b in before) > len(TEXT) // 2
     assert len(set(before)) > 10  # shades, not one colour
 
-    # hovering a character: the five likeliest next characters, as the model itself gives them
+    # hovering a character: the five likeliest characters in its place, as the model itself gives
+    # them reading the text after the start of a line (the surprise view of `charrnn serve` too)
     loaded = load_model(checkpoint)
-    ids = torch.from_numpy(loaded.vocab.encode(TEXT).astype(np.int64))
+    ids = torch.from_numpy(loaded.vocab.encode("\n" + TEXT[:-1]).astype(np.int64))
     with torch.no_grad():
-        probs = torch.softmax(loaded.model(ids[None])[0][0], dim=-1)  # (T, V)
+        probs = torch.softmax(loaded.model(ids[None])[0][0], dim=-1)  # (T, V): row t predicts TEXT[t]
     for t in (0, 9, 38, len(TEXT) - 1):
         shown = visit.guesses(t)
         assert len(shown) == 5
@@ -91,8 +92,9 @@ def test_the_page_colours_the_text_shows_the_models_guesses_and_recolours(browse
     assert visit.backgrounds() != after
     visit.tab.check('input[value="surprise"]')
     surprise = visit.backgrounds()
-    assert surprise[0] in ("transparent", "rgba(0, 0, 0, 0)")  # the first character is not predicted
+    assert all(b not in ("", "transparent", "rgba(0, 0, 0, 0)") for b in surprise)  # the first one too
     assert len(set(surprise)) > 5
+    assert "bits (a uniform guess) or more" in visit.tab.text_content("#scale")
     keep_screenshot(visit.tab, tmp_path, "visualize-surprise.png")
 
     assert visit.requests == [visit.url]  # the page itself, and nothing else

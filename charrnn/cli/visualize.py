@@ -61,7 +61,7 @@ def visualize_command(
     ] = VisualizeConfig.threads,
 ) -> None:
     """A page of what each unit tracks: the text coloured by a unit's activation or by the model's
-    surprise, its next-character guesses on hover, and the units that follow simple features.
+    surprise, its guesses in each place on hover, and the units that follow simple features.
 
     Example: charrnn visualize --output page.html --unit 2:37
     """
@@ -81,7 +81,7 @@ def visualize_command(
             err_console.print(_found_table(report))
         tell(
             f"wrote {report.output} ({report.page_bytes / 1e6:.1f} MB): {len(report.text.ids):,} characters, "
-            f"{report.bits_per_char:.3f} bits/char, in {report.seconds:.1f} s; open it in a browser"
+            f"{report.loss.bits_per_char:.3f} bits/char, in {report.seconds:.1f} s; open it in a browser"
         )
 
 

@@ -35,6 +35,8 @@ MAX_PAGE_VALUES = 8_000_000
 PROB_SCALE = 10_000  # probabilities as whole hundredths of a percent, rounded down (so sums stay ≤ 1)
 SURPRISE_SCALE = 100  # surprise in hundredths of a bit
 DATA_MARK, TITLE_MARK = "/*CHARRNN_DATA*/", "CHARRNN_TITLE"
+# Where a page takes the surprise view shared with `charrnn serve`'s page (surprise.css, surprise.js).
+SURPRISE_MARKS = {"/*CHARRNN_SURPRISE_CSS*/": "surprise.css", "/*CHARRNN_SURPRISE_JS*/": "surprise.js"}
 
 
 def page_columns(
@@ -73,16 +75,16 @@ class PageContent:
         length = len(shown.ids)
         columns = page_columns(layout, readings.r, found, unit, length)
         acts = np.ascontiguousarray(readings.activations[:, columns].T)  # (columns, T) int8
-        bits = readings.surprise_nats / np.log(2)  # NaN at the first character: shown as -1
-        surprise = np.where(np.isnan(bits), -1, np.round(np.nan_to_num(bits) * SURPRISE_SCALE))
-        guess_p = np.floor(readings.guess_probs.astype(np.float64) * PROB_SCALE).astype(np.int64)
+        seen = readings.surprise
+        surprise = np.round(seen.bits * SURPRISE_SCALE).astype(np.int64)
+        guess_p = np.floor(seen.guess_probs.astype(np.float64) * PROB_SCALE).astype(np.int64)
         cfg = loaded.model.config
         title = f"charrnn visualize: {checkpoint.name}, {shown.source}"
         summary = (
             f"{checkpoint}: {cfg.num_layers} × {cfg.hidden_size} {cfg.cell}, vocabulary {loaded.vocab.size}. "
             f"{length:,} characters of {shown.source}"
             + (" (cut to --max-chars)" if shown.truncated else "")
-            + f", {readings.bits_per_char:.3f} bits/char."
+            + f", {readings.loss.bits_per_char:.3f} bits/char."
         )
         document = {
             "summary": summary,
@@ -96,9 +98,9 @@ class PageContent:
             "columns": columns,
             "activations": base64.b64encode(acts.tobytes()).decode("ascii"),
             "scales": [float(f"{x:.4g}") for x in readings.scales[columns].tolist()],
-            "surprise": surprise.astype(np.int64).tolist(),
-            "guesses": readings.guess_ids.shape[1],
-            "guess_ids": readings.guess_ids.reshape(-1).tolist(),
+            "surprise": surprise.tolist(),
+            "guesses": seen.guess_ids.shape[1],
+            "guess_ids": seen.guess_ids.reshape(-1).tolist(),
             "guess_p": guess_p.reshape(-1).tolist(),
             "prob_scale": PROB_SCALE,
             "surprise_scale": SURPRISE_SCALE,
@@ -124,8 +126,22 @@ def script_json(document: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _packaged(name: str) -> str:
+    return resources.files("charrnn.inspect").joinpath(name).read_text(encoding="utf-8")
+
+
+def with_surprise_view(page: str) -> str:
+    """`page` with the shared surprise view inlined at its marks: one colour scale and one tooltip
+    for this page and the page of `charrnn serve`."""
+    for mark, name in SURPRISE_MARKS.items():
+        if page.count(mark) != 1:
+            raise ValueError(f"a page template needs {mark} exactly once")
+        page = page.replace(mark, _packaged(name))
+    return page
+
+
 def template() -> str:
-    return resources.files("charrnn.inspect").joinpath("page.html").read_text(encoding="utf-8")
+    return with_surprise_view(_packaged("page.html"))
 
 
 def render_page(content: PageContent) -> str:

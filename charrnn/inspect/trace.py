@@ -3,8 +3,8 @@
 nn.LSTM, nn.GRU and nn.RNN return only the last layer's outputs, and nn.LSTM never the cell state
 c of each step. So each layer runs on its own, as a one-layer copy of itself (the same fused
 kernel, the same weights) over a chunk of the text, its output feeding the layer above; the
-state carries from chunk to chunk, so a text of any length is read exactly as `charrnn
-perplexity` reads it, a chunk of tensors at a time.
+state carries from chunk to chunk, so a text of any length is read exactly as `charrnn score`
+reads it (after the start of a line, every character predicted), a chunk of tensors at a time.
 
 The cell state of an LSTM or mLSTM layer is recovered from its outputs without a per-step loop:
 with the outputs h known at every step, every gate is one matrix product over the whole chunk,
@@ -41,7 +41,7 @@ LayerRun = Callable[
 class TraceChunk:
     start: int  # the text position of the chunk's first character
     activations: torch.Tensor  # (T, N) every column of UnitLayout after each character; c unsquashed
-    log_probs: torch.Tensor  # (T, V) log p(next character) after each character, float32
+    log_probs: torch.Tensor  # (T, V) log p(each character | the text before it), float32
 
 
 def linear_scan(f: torch.Tensor, u: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
@@ -151,20 +151,33 @@ def layer_runs(model: CharRNN) -> list[LayerRun]:
 
 @torch.no_grad()
 def trace(
-    model: CharRNN, ids: np.ndarray, device: torch.device, chunk_len: int = CHUNK_LEN
+    model: CharRNN, ids: np.ndarray, device: torch.device, after: np.ndarray, chunk_len: int = CHUNK_LEN
 ) -> Iterator[TraceChunk]:
-    """Every layer's state after each character of `ids`, and log p of the next character, one
-    chunk at a time, from a zero state carried across the whole text (no dropout)."""
+    """Every layer's state after each character of `ids`, and the model's log-probabilities for
+    each character given those before it, one chunk at a time. The text is read after `after`
+    (at least one id: the start of a line, say) from a zero state, carried across the whole text
+    (no dropout); so even its first character is predicted."""
+    if len(after) == 0:
+        raise ValueError("a text is read after at least one character")
     runs = layer_runs(model)
     state = model.initial_state(1, device)  # (L, 1, H) each
     layers = [tuple(s[k] for s in state) for k in range(model.config.num_layers)]  # (1, H) each
+
+    def read(piece: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Columns (T, N) after each character of `piece`, and log p(next character) (T, V)."""
+        x = model.embedding(ids_to_device(piece, device))  # (T, E)
+        columns = []
+        for k, run in enumerate(runs):
+            h, c, layers[k] = run(x, layers[k])
+            columns += [c, h] if c is not None else [h]
+            x = h
+        return torch.cat(columns, dim=1), F.log_softmax(model.head(x).float(), dim=-1)
+
     with eval_mode(model):
+        for start in range(0, len(after), chunk_len):
+            _, log_probs = read(after[start : start + chunk_len])
+        before = log_probs[-1:]  # (1, V): the prediction of the text's first character
         for start in range(0, len(ids), chunk_len):
-            x = model.embedding(ids_to_device(ids[start : start + chunk_len], device))  # (T, E)
-            columns = []
-            for k, run in enumerate(runs):
-                h, c, layers[k] = run(x, layers[k])
-                columns += [c, h] if c is not None else [h]
-                x = h
-            log_probs = F.log_softmax(model.head(x).float(), dim=-1)  # (T, V)
-            yield TraceChunk(start, torch.cat(columns, dim=1), log_probs)
+            activations, log_probs = read(ids[start : start + chunk_len])
+            yield TraceChunk(start, activations, torch.cat([before, log_probs[:-1]]))
+            before = log_probs[-1:]

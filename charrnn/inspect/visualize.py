@@ -3,7 +3,7 @@ units that track simple features of the text. `visualize` is what the command ca
 
     text (FILE, --text, or the start of the validation part) ─▶ ids
       ─▶ trace.trace: every unit's state and log p(next) per character, a chunk at a time
-           ├─▶ activations for the page (float16, then int8), surprise, the top guesses
+           ├─▶ activations for the page (float16, then int8); surprise and guesses (measure.surprise)
            └─▶ probe.Correlations with features.FEATURES ─▶ the units found
       ─▶ page.render_page ─▶ PAGE.html (written atomically)
 """
@@ -31,13 +31,13 @@ from charrnn.inspect.page import PageContent, render_page
 from charrnn.inspect.probe import Correlations, FoundUnits, best_units
 from charrnn.inspect.trace import CHUNK_LEN, trace
 from charrnn.inspect.units import UnitLayout, UnitRef
+from charrnn.measure.loss import LN2, LossReport
+from charrnn.measure.surprise import SurpriseReading, read_surprise
 from charrnn.model.checkpoint import LoadedModel, load_model, resolve_checkpoint
 from charrnn.model.trained_on import trained_on
 from charrnn.runtime import choose_device, configure_threads
 
-GUESSES = 5  # next-character guesses shown per position
 F16_MAX = 65_000.0  # a cell state is kept as float16 until its scale is known
-LN2 = float(np.log(2.0))
 
 
 @dataclass(frozen=True)
@@ -87,20 +87,14 @@ class Readings:
 
     activations: np.ndarray  # (T, N) int8: each column ÷ its scale × 127
     scales: np.ndarray  # (N,) float: 1 for h (within ±1); a cell state's largest |c| in this text
-    surprise_nats: np.ndarray  # (T,) -ln p(character | the text before it); NaN at 0 (not predicted)
-    guess_ids: np.ndarray  # (T, GUESSES) the likeliest next characters after each character
-    guess_probs: np.ndarray  # (T, GUESSES) their probabilities
+    surprise: SurpriseReading  # each character's surprise and the model's guesses in its place
     r: np.ndarray  # (K, N) Pearson r of each feature with each column (raw c, not tanh)
     features_vary: np.ndarray  # (K,) bool
 
     @property
-    def total_nats(self) -> float:
-        return float(np.nansum(self.surprise_nats))
-
-    @property
-    def bits_per_char(self) -> float:
-        """Mean surprise over the characters after the first, as `charrnn perplexity` gives it."""
-        return self.total_nats / (len(self.surprise_nats) - 1) / LN2
+    def loss(self) -> LossReport:
+        """Every character predicted, the first after the start of a line (as `charrnn score`)."""
+        return LossReport(float(self.surprise.bits.sum()) * LN2, len(self.surprise.bits))
 
 
 def read_model(
@@ -108,28 +102,21 @@ def read_model(
 ) -> Readings:
     """One pass over the text, a chunk at a time; the activations are kept whole only as float16
     (2 bytes a value: 82 MB for 20,000 characters of a 2 × 512 LSTM), then as int8."""
-    model, ids = loaded.model, shown.ids
+    model, ids, vocab = loaded.model, shown.ids, loaded.vocab
     layout = UnitLayout.of(model.config)
     features = feature_matrix(shown.text, FEATURES)  # (T, K)
     correlations = Correlations(features)
-    length, k = len(ids), min(GUESSES, loaded.vocab.size)
+    length = len(ids)
     kept = np.empty((length, layout.count), dtype=np.float16)
     largest = torch.zeros(layout.count, device=device)  # each column's largest |value|
-    surprise = np.full(length, np.nan)
-    guess_ids = np.empty((length, k), dtype=np.int64)
-    guess_probs = np.empty((length, k), dtype=np.float32)
+    surprises = []
     targets = torch.from_numpy(ids.astype(np.int64)).to(device)
-    for chunk in trace(model, ids, device, chunk_len):
+    for chunk in trace(model, ids, device, vocab.encode(vocab.line_start), chunk_len):
         start, stop = chunk.start, chunk.start + len(chunk.activations)
         correlations.add(start, chunk.activations)
         kept[start:stop] = chunk.activations.clamp(-F16_MAX, F16_MAX).cpu().numpy()
         largest = torch.maximum(largest, chunk.activations.abs().amax(dim=0))
-        predicted = min(stop, length - 1) - start  # positions whose next character is in the text
-        log_p = chunk.log_probs[:predicted].gather(1, targets[start + 1 : start + 1 + predicted, None])
-        surprise[start + 1 : start + 1 + predicted] = -log_p[:, 0].double().cpu().numpy()
-        top = chunk.log_probs.topk(k, dim=1)
-        guess_ids[start:stop] = top.indices.cpu().numpy()
-        guess_probs[start:stop] = top.values.exp().cpu().numpy()
+        surprises.append(read_surprise(chunk.log_probs, targets[start:stop]))
     cell_states = np.array([layout.is_cell_state(i) for i in range(layout.count)])
     scales = np.where(cell_states, np.clip(largest.double().cpu().numpy(), 1e-6, F16_MAX), 1.0)
     activations = np.empty((length, layout.count), dtype=np.int8)
@@ -138,7 +125,7 @@ def read_model(
         rows = kept[start : start + chunk_len].astype(np.float32) * factor
         activations[start : start + chunk_len] = np.clip(np.round(rows), -127, 127)
     varies = features.std(axis=0) > 0
-    return Readings(activations, scales, surprise, guess_ids, guess_probs, correlations.r(), varies)
+    return Readings(activations, scales, SurpriseReading.join(surprises), correlations.r(), varies)
 
 
 @dataclass(frozen=True)
@@ -154,16 +141,8 @@ class VisualizeReport:
     found: list[FoundUnits]
     units_in_page: int  # columns (unit and state) whose activations the page holds
     units_total: int
-    total_nats: float  # summed surprise over the characters after the first
+    loss: LossReport  # the summed surprise of every character
     seconds: float
-
-    @property
-    def predicted(self) -> int:
-        return len(self.text.ids) - 1
-
-    @property
-    def bits_per_char(self) -> float:
-        return self.total_nats / self.predicted / LN2
 
     def to_dict(self) -> dict[str, Any]:
         """The --json document."""
@@ -182,7 +161,7 @@ class VisualizeReport:
             "features": [f.to_dict() for f in self.found],
             "units_in_page": self.units_in_page,
             "units_total": self.units_total,
-            "bits_per_char": self.bits_per_char,
+            "bits_per_char": self.loss.bits_per_char,
             "seconds": self.seconds,
         }
 
@@ -251,7 +230,7 @@ def visualize(
         found=found,
         units_in_page=len(content.columns),
         units_total=layout.count,
-        total_nats=readings.total_nats,
+        loss=readings.loss,
         seconds=time.perf_counter() - started,
     )
 

@@ -27,6 +27,7 @@ from charrnn import __version__
 from charrnn.api import Model
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.generate.sampling import SampleConfig
+from charrnn.inspect.page import with_surprise_view
 from charrnn.measure.surprise import bits_per_char
 from charrnn.serve.config import ServeConfig
 from charrnn.serve.guards import Admission, BodyLimit, Busy, HostCheck, Slots, describe_validation
@@ -81,7 +82,7 @@ def create_app(
     if allowed_hosts is not None:
         app.add_middleware(HostCheck, allowed=allowed_hosts)  # the outermost: checked first
     _add_error_handlers(app)
-    page = files("charrnn.serve").joinpath("page.html").read_text(encoding="utf-8")
+    page = with_surprise_view(files("charrnn.serve").joinpath("page.html").read_text(encoding="utf-8"))
 
     def slots() -> Slots:
         current: Slots = app.state.slots
@@ -177,7 +178,11 @@ def create_app(
         )
         known = sum(c.bits is not None for c in chars)
         return SurpriseAnswer.model_validate(
-            {"chars": [c.to_dict() for c in chars], "bits_per_char": bits_per_char(chars), "count": known}
+            {
+                "chars": [c.to_dict() for c in chars],
+                "bits_per_char": bits_per_char(chars),
+                "chars_scored": known,
+            }
         )
 
     return app

@@ -95,15 +95,15 @@ class SurpriseRequest(Request):
 class CharSurpriseAnswer(BaseModel):
     char: str
     bits: float | None = Field(description="−log₂ p(char | the text before it); null: not in the vocabulary.")
-    top: list[tuple[str, float]] = Field(
-        description="The 5 likeliest characters here, with their probabilities."
+    guesses: list[tuple[str, float]] = Field(
+        description="The model's 5 likeliest characters in this place, with their probabilities."
     )
 
 
 class SurpriseAnswer(BaseModel):
     chars: list[CharSurpriseAnswer]
     bits_per_char: float | None = Field(description="The mean surprise of the known characters.")
-    count: int = Field(description="Characters with a surprise (those in the vocabulary).")
+    chars_scored: int = Field(description="Characters with a surprise (those in the vocabulary).")
 
 
 InfoAnswer = dict[str, Any]
