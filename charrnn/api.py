@@ -29,6 +29,7 @@ from charrnn.measure.score import Scored, score_candidates
 from charrnn.measure.surprise import GUESSES, CharSurprise, char_surprises
 from charrnn.model.checkpoint import LoadedModel, load_model, resolve_checkpoint
 from charrnn.model.network import CharRNN
+from charrnn.options import FLAGS, Names
 from charrnn.runtime import choose_device, choose_precision
 
 __all__ = ["CharRNNError", "CharSurprise", "Model", "Scored", "TextResult", "load"]
@@ -54,11 +55,18 @@ class Model:
     measurements may run one after another or, from several threads, side by side.
     """
 
-    def __init__(self, loaded: LoadedModel, path: Path, device: torch.device) -> None:
+    def __init__(self, loaded: LoadedModel, path: Path, device: torch.device, names: Names = FLAGS) -> None:
         self.loaded = loaded
         self.path = path  # the checkpoint file it was loaded from
         self.device = device
+        self.names = names  # how its errors name a setting: the commands' flags, or keywords
         loaded.model.eval()  # for good: nothing here trains it
+
+    def with_names(self, names: Names) -> Model:
+        """The same model (nothing copied) whose errors name what a caller set as `names` do:
+        `charrnn serve` names the fields of its requests (`KEYWORDS`: "skip_unknown", "context"),
+        where the commands name their flags ("--skip-unknown", "--context")."""
+        return Model(self.loaded, self.path, self.device, names)
 
     def __repr__(self) -> str:
         c = self.loaded.checkpoint.model
@@ -168,7 +176,14 @@ class Model:
         character by character, the others whole at the end. `warn` hears of dropped prime
         characters."""
         return start_sampling(
-            self.loaded, config, prime=prime, seed=seed, stop=stop, skip_unknown=skip_unknown, warn=warn
+            self.loaded,
+            config,
+            prime=prime,
+            seed=seed,
+            stop=stop,
+            skip_unknown=skip_unknown,
+            warn=warn,
+            names=self.names,
         )
 
     # -- measuring ------------------------------------------------------------------------------
@@ -194,7 +209,7 @@ class Model:
             streams=streams, unknown=unknown, baselines=baselines, precision=precision, dynamic=dynamic
         )
         config = replace(config, precision=choose_precision(config.precision, self.device))
-        return measure_string(self.loaded, text, config, self.device)
+        return measure_string(self.loaded, text, config, self.device, names=self.names)
 
     def measure(self, files: Sequence[str] = (), config: MeasureConfig | None = None) -> PerplexityReport:
         """`charrnn perplexity`: measure text files ("-" = stdin), or with none the validation part
@@ -205,7 +220,10 @@ class Model:
         """Rank `texts` by how probable the model finds each after `context` ("" = the start of a
         line), most probable first; each `Scored` has its text, rank, nats, bits and bits/char.
         Texts of any length compare fairly: each is judged by its total log-probability."""
-        return score_candidates(self.loaded.model, self.loaded.vocab, list(texts), context, self.device)
+        texts = list(texts)
+        return score_candidates(
+            self.loaded.model, self.loaded.vocab, texts, context, self.device, names=self.names
+        )
 
     def surprise(
         self, text: str, *, context: str = "", unknown: str = "error", guesses: int = GUESSES
@@ -223,4 +241,5 @@ class Model:
             context=context,
             unknown=unknown,
             guesses=guesses,
+            names=self.names,
         )

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import PHRASE, assert_one_line_error, invoke
 
 from charrnn.data.reading import TextStats, text_ids
@@ -108,6 +109,24 @@ def test_score_ranks_the_trained_text_above_a_corruption(overfit_dir: Path):
     assert [s.text for s in scored] == [right, wrong]
     assert [s.rank for s in scored] == [1, 2]
     assert scored[0].nats < scored[1].nats
+
+
+def test_score_reads_context_and_candidates_in_chunks_with_the_same_result(overfit_dir: Path):
+    """A long context and long candidates are read a chunk at a time, the state carried: the same
+    nats as one forward pass over each (to float tolerance), whatever the chunk length."""
+    loaded = load_model(overfit_dir / "last.pt", CPU)
+    context, candidates = PHRASE * 5, [PHRASE * 4, "the red dear", PHRASE.replace("runs", "rnus") * 3]
+    whole = score_candidates(loaded.model, loaded.vocab, candidates, context, CPU)
+    with torch.no_grad():  # one pass over context + candidate, by hand
+        for s in whole:
+            ids = torch.from_numpy(loaded.vocab.encode(context + s.text).astype(np.int64))
+            logits, _ = loaded.model(ids[None, :-1])
+            nats = F.cross_entropy(logits[0, len(context) - 1 :], ids[len(context) :], reduction="sum")
+            assert s.nats == pytest.approx(float(nats), rel=1e-5)
+    for chunk_len in (1, 7, 50):
+        chunked = score_candidates(loaded.model, loaded.vocab, candidates, context, CPU, chunk_len=chunk_len)
+        assert [s.text for s in chunked] == [s.text for s in whole]
+        assert [s.nats for s in chunked] == pytest.approx([s.nats for s in whole], rel=1e-5)
 
 
 def test_dynamic_evaluation_scores_each_segment_before_learning_from_it():

@@ -11,7 +11,7 @@ from charrnn.generate.sampling import SampleConfig, filter_logits, generate_ids,
 from charrnn.generate.stepper import Stepper
 from charrnn.model.checkpoint import load_model
 from charrnn.model.config import ModelConfig
-from charrnn.model.network import CharRNN
+from charrnn.model.network import CharRNN, read_through
 
 
 @pytest.fixture
@@ -42,6 +42,26 @@ def test_stepper_equals_the_full_sequence_forward(cell, num_layers, batch):
     for t in range(4, 9):  # each step consumes one character and predicts the next
         logits = stepper.step(ids[:, t].numpy())
         assert np.allclose(logits, full[:, t].numpy(), atol=1e-5), t
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100])
+def test_a_long_prime_is_read_in_chunks_with_the_same_result(overfit_checkpoint, chunk: int):
+    """The prime is read a chunk at a time with the state carried (memory bounded whatever its
+    length): the logits after it match one forward pass, and the sample is the same."""
+    loaded = load_model(overfit_checkpoint, torch.device("cpu"))
+    prime = torch.from_numpy(loaded.vocab.encode(PHRASE * 8).astype(np.int64))[None]  # (1, 312)
+    with torch.no_grad():
+        whole, whole_state = loaded.model(prime)
+        chunked, chunked_state = read_through(loaded.model, prime, chunk_len=chunk)
+    torch.testing.assert_close(chunked, whole[:, -1], atol=1e-5, rtol=1e-5)
+    for a, b in zip(chunked_state, whole_state, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    config = SampleConfig(length=200, temperature=0, num_samples=2)
+    samples = [
+        np.stack(list(generate_ids(loaded.model, prime[0].numpy(), config, torch.Generator(), prime_chunk=n)))
+        for n in (chunk, 10_000)
+    ]
+    assert np.array_equal(samples[0], samples[1])
 
 
 def test_greedy_sampling_reproduces_the_overfitted_corpus(overfit_checkpoint):

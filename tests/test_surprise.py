@@ -19,6 +19,7 @@ from charrnn.measure.surprise import bits_per_char, char_surprises
 from charrnn.model.checkpoint import LoadedModel, load_model
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
+from charrnn.options import KEYWORDS
 
 CPU = torch.device("cpu")
 
@@ -86,10 +87,15 @@ def test_unknown_characters_are_refused_or_left_without_a_surprise(loaded: Loade
     without = _surprises(loaded, "the ed deer")
     assert [s.bits for s in skipped if s.bits is not None] == pytest.approx([s.bits for s in without])
     assert _surprises(loaded, "") == [] and bits_per_char(_surprises(loaded, "RR", unknown="skip")) is None
-    with pytest.raises(VocabularyError, match=r"^context: 1 character\(s\) not in"):  # the keyword's name
+    with pytest.raises(VocabularyError, match=r"^--context: 1 character\(s\) not in"):
         _surprises(loaded, "the", context="The ")
-    with pytest.raises(VocabularyError, match=r'\(unknown "skip" drops them\)$'):
+    with pytest.raises(VocabularyError, match=r"\(--unknown skip drops them\)$"):
         _surprises(loaded, "the Red")
+    # named as the HTTP API's fields, where the server asks for that
+    with pytest.raises(VocabularyError, match=r"^context: 1 character\(s\) not in"):
+        _surprises(loaded, "the", context="The ", names=KEYWORDS)
+    with pytest.raises(VocabularyError, match=r'\(set unknown to "skip" to drop them\)$'):
+        _surprises(loaded, "the Red", names=KEYWORDS)
 
 
 def test_the_answer_as_data(loaded: LoadedModel):

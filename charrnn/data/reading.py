@@ -12,7 +12,7 @@ import numpy as np
 
 from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import VocabularyError
-from charrnn.options import UNKNOWN_POLICIES, check_choice
+from charrnn.options import FLAGS, UNKNOWN_POLICIES, Names, check_choice
 
 
 @dataclass
@@ -31,12 +31,14 @@ def text_ids(
     unknown: str,
     stats: TextStats,
     on_text: Callable[[str], None] | None = None,
+    names: Names = FLAGS,
 ) -> Iterator[np.ndarray]:
     """Ids of the known characters of a text given in chunks, a chunk at a time; `stats` counts
     what was read, and `on_text` sees every chunk of text as read (e.g. the compressor baselines).
-    The policy is checked before the generator is returned, so a bad one fails at once."""
-    check_choice("--unknown", unknown, UNKNOWN_POLICIES)
-    return _text_ids(chunks, name, vocab, unknown, stats, on_text)
+    The policy is checked before the generator is returned, so a bad one fails at once; errors
+    name the `unknown` setting as `names` do."""
+    check_choice(names("unknown"), unknown, UNKNOWN_POLICIES)
+    return _text_ids(chunks, name, vocab, unknown, stats, on_text, names.to_drop("unknown", "skip"))
 
 
 def _text_ids(
@@ -46,9 +48,10 @@ def _text_ids(
     unknown: str,
     stats: TextStats,
     on_text: Callable[[str], None] | None,
+    advice: str,
 ) -> Iterator[np.ndarray]:
     for text in chunks:
-        ids = known_ids(text, vocab, unknown, stats, name)
+        ids = known_ids(text, vocab, unknown, stats, name, advice)
         if on_text is not None:
             on_text(text)
         if len(ids):
@@ -61,7 +64,7 @@ def known_ids(
     unknown: str,
     stats: TextStats,
     name: str,
-    advice: str = "--unknown skip drops them",
+    advice: str = FLAGS.to_drop("unknown", "skip"),
 ) -> np.ndarray:
     """Ids of the known characters of `text`, the next piece of a text called `name`: characters
     outside the vocabulary skipped and counted in `stats`, or (unknown="error") a VocabularyError
@@ -77,7 +80,11 @@ def known_ids(
 
 
 def unknown_characters_error(
-    name: str, text: str, unknown_at: np.ndarray, offset: int = 0, advice: str = "--unknown skip drops them"
+    name: str,
+    text: str,
+    unknown_at: np.ndarray,
+    offset: int = 0,
+    advice: str = FLAGS.to_drop("unknown", "skip"),
 ) -> VocabularyError:
     """The characters of `text` at `unknown_at` (positions from `offset`), listed with where they are."""
     found = "".join(sorted({text[i] for i in unknown_at.tolist()}))

@@ -16,7 +16,7 @@ import torch
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError
 from charrnn.generate.stepper import make_stepper
-from charrnn.model.network import CharRNN, eval_mode
+from charrnn.model.network import READ_CHUNK, CharRNN, eval_mode, read_through
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,13 @@ def generate_ids(
     prime_ids: np.ndarray,
     config: SampleConfig,
     generator: torch.Generator,
+    prime_chunk: int = READ_CHUNK,
 ) -> Iterator[np.ndarray]:
     """Yield, `config.length` times, the next character id of each of the B streams: (B,) int64.
 
-    `prime_ids` (at least one id) is run once as a sequence on the model's device; every new
-    character then costs one step of a Stepper, on the CPU.
+    `prime_ids` (at least one id) is run once as a sequence on the model's device, `prime_chunk`
+    characters at a time (so a long prime needs the memory of one chunk); every new character
+    then costs one step of a Stepper, on the CPU.
     """
     if len(prime_ids) == 0:
         raise ValueError("generation needs at least one prime character")
@@ -109,10 +111,10 @@ def generate_ids(
     with eval_mode(model):
         batch = config.num_samples
         prime = torch.from_numpy(prime_ids.astype(np.int64)).to(device).expand(batch, -1)  # (B, P)
-        logits, state = model(prime)  # (B, P, V)
+        last_logits, state = read_through(model, prime, chunk_len=prime_chunk)  # (B, V)
         stepper = make_stepper(model, batch)
         stepper.load_state(state)
-        next_logits = logits[:, -1].float().cpu().numpy()  # (B, V)
+        next_logits = last_logits.float().cpu().numpy()  # (B, V)
         choose = NextCharacter(config, model.config.vocab_size, generator)
         for _ in range(config.length):
             ids = choose(next_logits)  # (B,)

@@ -16,6 +16,7 @@ from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import ConfigError, VocabularyError
 from charrnn.generate.sampling import SampleConfig, sample_pieces
 from charrnn.model.checkpoint import LoadedModel
+from charrnn.options import FLAGS, Names
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,19 @@ def start_sampling(
     stop: str | None = None,
     skip_unknown: bool = False,
     warn: Callable[[str], None] = lambda message: None,
+    names: Names = FLAGS,
 ) -> Sampling:
-    """Check the stop text and the prime; generation starts as `pieces` is read."""
+    """Check the stop text and the prime (errors name them as `names` do); generation starts as
+    `pieces` is read."""
     if stop == "":
-        raise ConfigError("--stop must not be empty")
-    prime = known_prime(prime, loaded.vocab, skip_unknown, warn)
+        raise ConfigError(f"{names('stop')} must not be empty")
+    prime = known_prime(prime, loaded.vocab, skip_unknown, warn, names)
     seed = random_seed() if seed is None else seed
     generator = torch.Generator()
     try:
         generator.manual_seed(seed)
     except ValueError:  # outside what a 64-bit seed holds
-        raise ConfigError(f"--seed must be in [-2**63, 2**64), not {seed}") from None
+        raise ConfigError(f"{names('seed')} must be in [-2**63, 2**64), not {seed}") from None
     return Sampling(prime, seed, sample_pieces(loaded.model, loaded.vocab, prime, config, generator, stop))
 
 
@@ -62,14 +65,16 @@ def read_prime(prime: str | None, prime_file: Path | None) -> str:
     return decode_utf8(read_bytes(prime_file, what="prime file"), str(prime_file))
 
 
-def known_prime(prime: str, vocab: Vocabulary, skip_unknown: bool, warn: Callable[[str], None]) -> str:
+def known_prime(
+    prime: str, vocab: Vocabulary, skip_unknown: bool, warn: Callable[[str], None], names: Names
+) -> str:
     unknown = vocab.unknown_chars(prime)
     if not unknown:
         return prime
     if not skip_unknown:
         raise VocabularyError(
             f"the prime has {len(unknown)} character(s) the model does not know: "
-            f"{describe_chars(unknown)} (add --skip-unknown to drop them)"
+            f"{describe_chars(unknown)} ({names.to_drop('skip_unknown')})"
         )
     kept = "".join(c for c in prime if c not in set(unknown))
     warn(

@@ -68,6 +68,13 @@ class TextScorer:
         self.total_nats = 0.0
         self.num_predicted = 0
 
+    def fork(self) -> TextScorer:
+        """A scorer that goes on from where this one is (its state and last character), with
+        nothing scored yet: `charrnn score` reads the context once, then each candidate after it."""
+        other = TextScorer(self.model, self.device, self.precision, self.chunk_len, self.should_stop)
+        other.state, other.last = self.state, self.last
+        return other
+
     @torch.no_grad()
     def feed(self, ids: np.ndarray) -> None:
         if len(ids) == 0:

@@ -25,6 +25,7 @@ from charrnn.measure.dynamic import DynamicScorer, gradient_ms
 from charrnn.measure.loss import LossReport, TextScorer, text_loss
 from charrnn.model.checkpoint import LoadedModel
 from charrnn.model.trained_on import trained_on
+from charrnn.options import FLAGS, Names
 from charrnn.runtime import choose_precision
 
 VAL_CHUNK = 1 << 20
@@ -128,11 +129,12 @@ def measure_string(
     config: MeasureConfig,
     device: torch.device,
     name: str = "text",
-    ms: list[torch.Tensor] | None = None,
+    names: Names = FLAGS,
 ) -> TextResult:
-    """Score a text held as a string, CHUNK_CHARS characters at a time."""
+    """Score a text held as a string (`charrnn.Model.perplexity`), CHUNK_CHARS characters at a
+    time; its errors name the `unknown` setting as `names` do."""
     chunks = (text[start : start + CHUNK_CHARS] for start in range(0, len(text), CHUNK_CHARS))
-    return measure_chunks(loaded, name, chunks, config, device, ms)
+    return measure_chunks(loaded, name, chunks, config, device, names=names)
 
 
 def measure_chunks(
@@ -142,13 +144,13 @@ def measure_chunks(
     config: MeasureConfig,
     device: torch.device,
     ms: list[torch.Tensor] | None = None,
+    names: Names = FLAGS,
 ) -> TextResult:
     """Score a text given as chunks of characters, with the compressors beside it if asked."""
     stats = TextStats()
     baselines = CompressorBaselines() if config.baselines else None
-    ids = text_ids(
-        chunks, name, loaded.vocab, config.unknown, stats, on_text=baselines.add if baselines else None
-    )
+    add = baselines.add if baselines else None
+    ids = text_ids(chunks, name, loaded.vocab, config.unknown, stats, on_text=add, names=names)
     return _score(loaded, name, ids, config, device, ms, stats, baselines)
 
 

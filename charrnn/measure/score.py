@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 from charrnn.data.text import decode_utf8, read_bytes
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError, VocabularyError
-from charrnn.measure.loss import LN2
-from charrnn.model.network import CharRNN, eval_mode
+from charrnn.measure.loss import LN2, TextScorer
+from charrnn.model.network import CharRNN
+from charrnn.options import FLAGS, Names
 
 
 @dataclass(frozen=True)
@@ -44,37 +45,40 @@ class Scored:
         }
 
 
-def encode_named(vocab: Vocabulary, text: str, what: str, device: torch.device) -> torch.Tensor:
-    """`text` as ids on `device`; unknown characters are an error that names `what` holds them."""
+def encode_named(vocab: Vocabulary, text: str, what: str) -> np.ndarray:
+    """`text` as ids; unknown characters are an error that names `what` holds them."""
     try:
-        return torch.from_numpy(vocab.encode(text).astype("int64")).to(device)
+        return vocab.encode(text)
     except VocabularyError as e:
         raise VocabularyError(f"{what}: {e}") from None
 
 
-@torch.no_grad()
 def score_candidates(
-    model: CharRNN, vocab: Vocabulary, candidates: list[str], context: str, device: torch.device
+    model: CharRNN,
+    vocab: Vocabulary,
+    candidates: list[str],
+    context: str,
+    device: torch.device,
+    *,
+    chunk_len: int = 4096,
+    names: Names = FLAGS,
 ) -> list[Scored]:
-    """Candidates from most to least probable given `context` ("" = the start of a line)."""
+    """Candidates from most to least probable given `context` ("" = the start of a line). The
+    context is read once, then each candidate after it, `chunk_len` characters at a time with the
+    state carried (memory bounded whatever their lengths). Errors name the context as `names` do."""
     if not candidates:
         raise ConfigError("give at least one text to score (arguments or --file)")
     if any(not c for c in candidates):
         raise ConfigError("a candidate text is empty")
-    ctx = encode_named(vocab, context or vocab.line_start, "--context", device)[None]  # (1, C)
-    encoded = [
-        encode_named(vocab, t, f"candidate {i + 1} ({t[:40]!r})", device) for i, t in enumerate(candidates)
-    ]
-    with eval_mode(model):
-        ctx_logits, state = model(ctx)
-        first_logits = ctx_logits[0, -1].float()  # predicts each candidate's first character
-        nats = []
-        for ids in encoded:
-            total = F.cross_entropy(first_logits[None], ids[:1], reduction="sum")
-            if len(ids) > 1:
-                logits, _ = model(ids[None, :-1], state)
-                total = total + F.cross_entropy(logits[0].float(), ids[1:], reduction="sum")
-            nats.append(float(total.double()))
+    ctx = encode_named(vocab, context or vocab.line_start, names("context"))
+    encoded = [encode_named(vocab, t, f"candidate {i + 1} ({t[:40]!r})") for i, t in enumerate(candidates)]
+    after_context = TextScorer(model, device, chunk_len=chunk_len)
+    after_context.feed(ctx)  # its last character is the input that predicts each candidate's first
+    nats = []
+    for ids in encoded:
+        scorer = after_context.fork()
+        scorer.feed(ids)
+        nats.append(scorer.total_nats)
     order = sorted(range(len(candidates)), key=lambda i: nats[i])
     return [Scored(text=candidates[i], nats=nats[i], rank=r + 1) for r, i in enumerate(order)]
 

@@ -23,7 +23,7 @@ from charrnn.data.vocab import Vocabulary
 from charrnn.measure.loss import LN2
 from charrnn.measure.score import encode_named
 from charrnn.model.network import CharRNN, State, eval_mode
-from charrnn.options import UNKNOWN_POLICIES, check_choice
+from charrnn.options import FLAGS, UNKNOWN_POLICIES, Names, check_choice
 
 GUESSES = 5  # the likeliest characters given at each place
 
@@ -92,22 +92,24 @@ def char_surprises(
     unknown: str = "error",
     guesses: int = GUESSES,
     chunk_len: int = 4096,
+    names: Names = FLAGS,
 ) -> list[CharSurprise]:
     """Each character of `text` after `context` ("" = the start of a line): its surprise in bits
     and the `guesses` characters the model found likeliest in its place, most likely first.
 
     Characters outside the vocabulary are an error (unknown="error"), or (unknown="skip") kept
     with no surprise while the model reads on without them, as `charrnn perplexity` does. The
-    state is carried across chunks of `chunk_len` characters, so memory stays bounded.
+    state is carried across chunks of `chunk_len` characters, so memory stays bounded. Errors
+    name `context` and `unknown` as `names` do.
     """
-    check_choice("unknown", unknown, UNKNOWN_POLICIES)
+    check_choice(names("unknown"), unknown, UNKNOWN_POLICIES)
     if guesses < 1:
         raise ValueError(f"guesses must be >= 1, not {guesses}")
     ids, unknown_at = vocab.encode_known(text)
     if len(unknown_at) and unknown == "error":
-        raise unknown_characters_error("text", text, unknown_at, advice='unknown "skip" drops them')
-    ctx = encode_named(vocab, context or vocab.line_start, "context", device)
-    seq = torch.cat([ctx, torch.from_numpy(ids.astype(np.int64)).to(device)])  # (C + N,)
+        raise unknown_characters_error("text", text, unknown_at, advice=names.to_drop("unknown", "skip"))
+    ctx = encode_named(vocab, context or vocab.line_start, names("context"))
+    seq = torch.from_numpy(np.concatenate([ctx, ids]).astype(np.int64)).to(device)  # (C + N,)
     first = len(ctx) - 1  # the output at this input position predicts the text's first character
     readings = []
     state: State | None = None

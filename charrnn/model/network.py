@@ -82,6 +82,23 @@ class CharRNN(nn.Module):
         return self.head(self.output_dropout(out)), new_state  # (B, T, V)
 
 
+READ_CHUNK = 4096  # characters of a text in one forward pass, where only where it ends is needed
+
+
+def read_through(
+    model: CharRNN, ids: torch.Tensor, state: State | None = None, chunk_len: int = READ_CHUNK
+) -> tuple[torch.Tensor, State]:
+    """ids (B, T), T >= 1, read `chunk_len` characters at a time with the state carried: the
+    logits after the last character (B, V) and the state there. One forward pass over all of a
+    long text would hold every step's activations at once; this holds one chunk's."""
+    if ids.shape[1] == 0:
+        raise ValueError("nothing to read")
+    logits, state = model(ids[:, :chunk_len], state)  # (B, T', V)
+    for start in range(chunk_len, ids.shape[1], chunk_len):
+        logits, state = model(ids[:, start : start + chunk_len], state)
+    return logits[:, -1], state
+
+
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[None]:
     """`model` in eval mode (no dropout) for the block, then back in the mode it was in."""

@@ -29,8 +29,17 @@ from charrnn.errors import CharRNNError, ConfigError
 from charrnn.generate.sampling import SampleConfig
 from charrnn.inspect.page import with_surprise_view
 from charrnn.measure.surprise import bits_per_char
+from charrnn.options import KEYWORDS
 from charrnn.serve.config import ServeConfig
-from charrnn.serve.guards import Admission, BodyLimit, Busy, HostCheck, Slots, describe_validation
+from charrnn.serve.guards import (
+    Admission,
+    BodyLimit,
+    Busy,
+    HostCheck,
+    Slots,
+    describe_validation,
+    undecodable_body,
+)
 from charrnn.serve.requests import (
     InfoAnswer,
     PerplexityAnswer,
@@ -62,8 +71,9 @@ def create_app(
     """The application serving `model` within `config`'s limits (run it with uvicorn, or test it
     with Starlette's TestClient, which runs its lifespan). Once `stopping` is set (the server is
     shutting down), samples being streamed end where they are. With `allowed_hosts`, a request
-    whose Host header names another host is refused (guards.HostCheck)."""
-    stopping = stopping or threading.Event()
+    whose Host header names another host is refused (guards.HostCheck). Its errors name the
+    fields of the requests ("skip_unknown"), not the commands' flags ("--skip-unknown")."""
+    model = model.with_names(KEYWORDS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,16 +92,25 @@ def create_app(
     if allowed_hosts is not None:
         app.add_middleware(HostCheck, allowed=allowed_hosts)  # the outermost: checked first
     _add_error_handlers(app)
+    _add_page_and_info(app, model, config)
+    _add_sample(app, model, config, stopping or threading.Event())
+    _add_measures(app, model)
+    return app
+
+
+def _slots(app: FastAPI) -> Slots:
+    slots: Slots = app.state.slots
+    return slots
+
+
+async def _compute(app: FastAPI, work: Callable[[], T]) -> T:
+    """`work` in a worker thread, once a slot is free."""
+    async with _slots(app).admit():
+        return await run_in_threadpool(work)
+
+
+def _add_page_and_info(app: FastAPI, model: Model, config: ServeConfig) -> None:
     page = with_surprise_view(files("charrnn.serve").joinpath("page.html").read_text(encoding="utf-8"))
-
-    def slots() -> Slots:
-        current: Slots = app.state.slots
-        return current
-
-    async def compute(work: Callable[[], T]) -> T:
-        """`work` in a worker thread, once a slot is free."""
-        async with slots().admit():
-            return await run_in_threadpool(work)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:
@@ -103,8 +122,10 @@ def create_app(
         """The document `charrnn info --json` prints, and `server`: this server's limits and how
         many computations are running and waiting now."""
         document = await run_in_threadpool(lambda: model.info)
-        return {**document, "server": {**config.limits(), **slots().counts()}}
+        return {**document, "server": {**config.limits(), **_slots(app).counts()}}
 
+
+def _add_sample(app: FastAPI, model: Model, config: ServeConfig, stopping: threading.Event) -> None:
     @app.post(
         "/api/sample",
         summary="Generate text, streamed as it is generated",
@@ -132,7 +153,7 @@ def create_app(
             stop=request.stop,
             skip_unknown=request.skip_unknown,
         )
-        admission = slots().admit()
+        admission = _slots(app).admit()
         pieces = (piece for _, piece in sampling.pieces)
         return TextStream(
             admission,
@@ -141,12 +162,14 @@ def create_app(
             headers={SEED_HEADER: str(sampling.seed), "Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
+
+def _add_measures(app: FastAPI, model: Model) -> None:
     @app.post("/api/perplexity", summary="How well the model predicts a text")
     async def perplexity(request: PerplexityRequest) -> PerplexityAnswer:
         """Every character after the first predicted, the state carried across the whole text (as
         `charrnn perplexity`)."""
-        result = await compute(
-            lambda: model.perplexity(request.text, unknown=request.unknown, baselines=request.baselines)
+        result = await _compute(
+            app, lambda: model.perplexity(request.text, unknown=request.unknown, baselines=request.baselines)
         )
         return PerplexityAnswer(
             chars_read=result.chars_read,
@@ -164,17 +187,18 @@ def create_app(
     @app.post("/api/score", summary="Rank texts by how probable the model finds them")
     async def score(request: ScoreRequest) -> ScoreAnswer:
         """Most probable first, each after the same context (as `charrnn score`)."""
-        scored = await compute(lambda: model.score(request.texts, request.context))
+        scored = await _compute(app, lambda: model.score(request.texts, request.context))
         return ScoreAnswer.model_validate(
             {"context": request.context, "candidates": [s.to_dict() for s in scored]}
         )
 
     @app.post("/api/surprise", summary="How surprising each character of a text is")
     async def surprise(request: SurpriseRequest) -> SurpriseAnswer:
-        """Each character, its surprise in bits (−log₂ p given the text before it) and the five
-        characters the model found likeliest in its place."""
-        chars = await compute(
-            lambda: model.surprise(request.text, context=request.context, unknown=request.unknown)
+        """Each character, its surprise in bits (−log₂ p given the context and the text before it;
+        the first character is predicted too) and the five characters the model found likeliest
+        in its place: the figures `charrnn visualize` colours its page by."""
+        chars = await _compute(
+            app, lambda: model.surprise(request.text, context=request.context, unknown=request.unknown)
         )
         known = sum(c.bits is not None for c in chars)
         return SurpriseAnswer.model_validate(
@@ -184,8 +208,6 @@ def create_app(
                 "chars_scored": known,
             }
         )
-
-    return app
 
 
 class TextStream(StreamingResponse):
@@ -255,7 +277,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        message = f"no such page: {request.url.path}" if exc.status_code == 404 else str(exc.detail)
-        if exc.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}"
+        message = {
+            400: undecodable_body(exc.__cause__),  # the only 400 raised here: a body FastAPI could not parse
+            404: f"no such page: {request.url.path}",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, str(exc.detail))
         return error(exc.status_code, message, getattr(exc, "headers", None))

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 
 from charrnn.errors import ConfigError, MissingDependency
 
-MAX_SURPRISE_CHARS = 20_000  # characters coloured in one request: the answer is ~100 bytes each
+# Characters of one prime, context, candidate to score or text to colour. Each is read in chunks
+# (memory bounded whatever its length), but its time grows with it; a text to colour also gives
+# an answer of ~100 bytes a character. A text to measure is bounded by --max-body alone.
+MAX_TEXT_CHARS = 20_000
 MAX_SCORE_TEXTS = 100  # candidates ranked in one request
 EXTRA_HINT = "pip install 'charrnn[serve]'"
 
@@ -46,7 +49,7 @@ class ServeConfig:
             "max_body": self.max_body,
             "max_concurrent": self.max_concurrent,
             "max_waiting": self.max_waiting,
-            "max_surprise_chars": MAX_SURPRISE_CHARS,
+            "max_text_chars": MAX_TEXT_CHARS,
             "max_score_texts": MAX_SCORE_TEXTS,
         }
 

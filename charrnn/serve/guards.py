@@ -155,9 +155,13 @@ class Admission:
         self.state = "left"
 
 
+EMPTY_BODY = "the request body is empty: send a JSON object of this request's fields (GET /docs lists them)"
+
+
 def describe_validation(errors: Sequence[Any], content_type: str) -> tuple[int, str]:
     """pydantic's errors about a request body as (status, one line): 415 for a body not sent as
-    JSON, 400 for one that is not JSON at all, else 422 naming each field and what is wrong."""
+    JSON, 400 for one that is empty or not JSON at all, else 422 naming each field and what is
+    wrong with it."""
     for error in errors:
         if error.get("type") == "json_invalid":
             reason = error.get("ctx", {}).get("error", "")
@@ -165,7 +169,9 @@ def describe_validation(errors: Sequence[Any], content_type: str) -> tuple[int, 
     parts = []
     for error in errors[:5]:
         location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        if not location and error.get("type") in ("model_attributes_type", "dict_type"):
+        if not location:  # the body as a whole
+            if error.get("type") == "missing":
+                return 400, EMPTY_BODY
             if "json" not in content_type:
                 return (
                     415,
@@ -175,16 +181,38 @@ def describe_validation(errors: Sequence[Any], content_type: str) -> tuple[int, 
                 422,
                 f"the body must be a JSON object of this request's fields, not {_short(error.get('input'))}",
             )
-        message = str(error.get("msg", "is not valid"))
-        if error.get("type") == "extra_forbidden":
-            message = "is not a field of this request"
-        elif error.get("type") == "missing":
-            message = "is required"
-        elif "input" in error:
-            message += f", not {_short(error['input'])}"
-        parts.append(f"{'.'.join(location)}: {message}")
+        parts.append(f"{'.'.join(location)}: {_what_is_wrong(error)}")
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     return 422, "; ".join(parts) + more
+
+
+def _what_is_wrong(error: dict[str, Any]) -> str:
+    """What is wrong with one field, in a few words: pydantic's message, or a plainer one."""
+    kind, ctx = error.get("type"), error.get("ctx", {})
+    value: Any = error.get("input")
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    if kind == "missing":
+        return "is required"
+    if kind == "string_too_long":
+        return f"at most {ctx['max_length']:,} characters, not {len(value):,}"
+    if kind == "too_short":
+        return f"needs at least {ctx['min_length']:,} item(s), not {ctx['actual_length']:,}"
+    if kind == "too_long":
+        return f"takes at most {ctx['max_length']:,} items, not {ctx['actual_length']:,}"
+    message = str(error.get("msg", "is not valid"))
+    return message + (f", not {_short(value)}" if "input" in error else "")
+
+
+def undecodable_body(cause: BaseException | None) -> str:
+    """Why a body that FastAPI could not parse (a 400 with no reason) was refused."""
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start]
+        return (
+            f"the request body is not UTF-8 (its byte {cause.start + 1:,}, 0x{byte:02X}, is not valid "
+            "there): send JSON as UTF-8"
+        )
+    return "the request body could not be read" + (f": {cause}" if cause is not None else "")
 
 
 def _short(value: Any) -> str:

@@ -5,14 +5,16 @@ also the OpenAPI schema at /docs."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from charrnn.generate.sampling import SampleConfig
-from charrnn.serve.config import MAX_SCORE_TEXTS, MAX_SURPRISE_CHARS
+from charrnn.serve.config import MAX_SCORE_TEXTS, MAX_TEXT_CHARS
 
 Unknown = Literal["skip", "error"]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]  # a prime, a context, a candidate
+AT_MOST = f"at most {MAX_TEXT_CHARS:,} characters"
 
 
 class Request(BaseModel):
@@ -20,7 +22,10 @@ class Request(BaseModel):
 
 
 class SampleRequest(Request):
-    prime: str = Field("", description="Text to start from (not repeated in the answer); none: a new line.")
+    prime: Text = Field(
+        "",
+        description=f"Text to start from (not repeated in the answer; {AT_MOST}); none: a new line.",
+    )
     length: int = Field(
         500, ge=0, description="Characters to generate, at most the server's max_length (GET /api/info)."
     )
@@ -65,8 +70,14 @@ class PerplexityAnswer(BaseModel):
 
 
 class ScoreRequest(Request):
-    texts: list[str] = Field(min_length=1, max_length=MAX_SCORE_TEXTS, description="The candidates to rank.")
-    context: str = Field("", description="Text every candidate follows; none: the start of a line.")
+    texts: list[Text] = Field(
+        min_length=1,
+        max_length=MAX_SCORE_TEXTS,
+        description=f"The candidates to rank ({AT_MOST} each).",
+    )
+    context: Text = Field(
+        "", description=f"Text every candidate follows ({AT_MOST}); none: the start of a line."
+    )
 
 
 class ScoredText(BaseModel):
@@ -83,10 +94,8 @@ class ScoreAnswer(BaseModel):
 
 
 class SurpriseRequest(Request):
-    text: str = Field(
-        max_length=MAX_SURPRISE_CHARS, description="The text to colour, character by character."
-    )
-    context: str = Field("", description="Text it follows; none: the start of a line.")
+    text: Text = Field(description=f"The text to colour, character by character ({AT_MOST}).")
+    context: Text = Field("", description=f"Text it follows ({AT_MOST}); none: the start of a line.")
     unknown: Unknown = Field(
         "skip", description="Characters outside the vocabulary: kept uncoloured, or error."
     )
