@@ -66,6 +66,39 @@ def test_longest_copied_span_and_ngram_share_are_the_brute_force_ones(sample, co
     assert corpus[novelty.corpus_at : novelty.corpus_at + novelty.longest] == novelty.span
 
 
+@settings(max_examples=200, deadline=None)
+@given(sample=texts, corpus=texts, probe=st.sampled_from([1, 2, 256]))
+def test_the_matching_statistics_are_the_brute_force_ones_at_every_position(sample, corpus, probe):
+    """At each position of the sample, the longest prefix of the rest found in the corpus (the
+    positions inside a match settled without a look-up each), and a place where it is."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(suffixes, "FIRST_PROBE", probe)
+        matches = index_of(corpus).index.matches(ABC.encode(sample))
+    for i in range(len(sample)):
+        length = max((n for n in range(len(sample) - i + 1) if sample[i : i + n] in corpus), default=0)
+        assert matches.lengths[i] == length
+        at = int(matches.where[i])
+        assert corpus[at : at + length] == sample[i : i + length]
+
+
+def test_a_long_copied_span_costs_a_few_look_ups_not_one_a_character(monkeypatch):
+    rng = np.random.default_rng(1)
+    corpus = "".join(rng.choice(list("abc"), 20_000))
+    sample = corpus[5_000:15_000]  # one 10,000-character copy
+    index = index_of(corpus).index
+    calls: list[int] = []
+    real = index.longest_at
+    monkeypatch.setattr(index, "longest_at", lambda q: calls.append(len(q)) or real(q))
+    matches = index.matches(ABC.encode(sample))
+    assert matches.lengths.tolist() == list(range(10_000, 0, -1))
+    assert len(calls) == 1  # the rest of the sample lies inside the first match
+    calls.clear()
+    matches = index.matches(ABC.encode(sample + "cc" + sample[:50]))  # the copy ends inside the sample
+    assert matches.lengths[0] >= 10_000
+    assert matches.lengths[:9_000].tolist() == [int(matches.lengths[0]) - t for t in range(9_000)]
+    assert len(calls) < 100  # a binary search at the copy's end, not a look-up a character
+
+
 def test_a_copy_longer_than_the_first_probe_is_measured_in_full(monkeypatch):
     monkeypatch.setattr(suffixes, "FIRST_PROBE", 4)  # doubled 4 → 8 → … while everything matches
     rng = np.random.default_rng(0)

@@ -89,11 +89,29 @@ class SuffixIndex:
                 return best, where
             cap *= 2
 
+    def occurs(self, span: np.ndarray) -> bool:
+        return self.longest_at(span)[0] == len(span)
+
     def matches(self, query: np.ndarray) -> Matches:
+        """The matching statistics of `query`. A match from i, query[i:end], holds from each j
+        inside it too, with end - j characters; the match from j is longer only if query[j:end + 1]
+        occurs, and then it does from every later j as well. So the positions inside a match are
+        settled by a binary search for the first such j, not by a look-up each (which would cost
+        a long copied span its length squared)."""
         lengths = np.zeros(len(query), dtype=np.int64)
         where = np.zeros(len(query), dtype=np.int64)
-        for i in range(len(query)):
+        i = 0
+        while i < len(query):
             lengths[i], where[i] = self.longest_at(query[i:])
+            end = i + int(lengths[i])  # query[i:end] occurs at where[i]
+            high = max(i + 1, end)  # the first j in (i, end] whose match goes past end: low
+            low = high if end == len(query) else i + 1  # past the query's end, none does
+            while low < high:
+                middle = (low + high) // 2
+                low, high = (low, middle) if self.occurs(query[middle : end + 1]) else (middle + 1, high)
+            inside = np.arange(i + 1, low)
+            lengths[inside], where[inside] = end - inside, where[i] + (inside - i)
+            i = low
         return Matches(lengths, where)
 
 

@@ -38,19 +38,6 @@ class Novelty:
     def share_found(self) -> float | None:
         return self.ngrams_found / self.ngrams if self.ngrams else None
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "chars": self.chars,
-            "longest_copied": self.longest,
-            "longest_copied_text": self.span,
-            "longest_copied_at": self.longest_at,
-            "corpus_at": self.corpus_at,
-            "n": self.n,
-            "ngrams": self.ngrams,
-            "ngrams_in_corpus": self.ngrams_found,
-            "share_in_corpus": self.share_found,
-        }
-
 
 @dataclass(frozen=True)
 class TrainingIndex:
