@@ -59,9 +59,8 @@ def limit_blas_threads(threads: int) -> None:
     already says how many. It reads this once, when NumPy is imported: call it before.
 
     A server runs several computations side by side; a BLAS that also spreads each one over
-    every core has its threads spin against the others': on this project's 2-core machine, under
-    load, four samples side by side ran at 275 chars/s with two BLAS threads each and 15,600 with
-    one (docs/performance.md)."""
+    every core has its threads spin against the others' (docs/performance.md, *One thread a
+    computation*)."""
     for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ.setdefault(variable, str(threads))
 
