@@ -35,7 +35,7 @@ SAFETY = 0.97
 # steps, or fewer if warm-up ends first.
 SKIP_STEPS = 2
 MEASURE_STEPS = 10
-MEASURE_SECONDS = 3.0
+MEASURE_SECONDS = 10.0
 
 # Without --eval-every: validate about every VALIDATION_SECONDS of training, and never spend more
 # than VALIDATION_SHARE of the training time on it.
