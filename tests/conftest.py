@@ -50,6 +50,8 @@ TINY: dict[str, Any] = {
     "sample_chars": 0,
     "warmup_steps": 2,
     "lr": 5e-3,
+    "dropout": 0.0,  # no regularisation: the tiny runs are meant to learn PHRASE by heart
+    "weight_decay": 0.0,
     "device": "cpu",
     "precision": "fp32",
     "threads": 1,

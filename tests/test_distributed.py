@@ -18,9 +18,12 @@ from conftest import TINY_ARGS, invoke, without
 from charrnn.model.checkpoint import Checkpoint
 
 TIMEOUT = 120
-# batch 4 × 16; two processes get two streams each.
+# batch 4 × 16; two processes get two streams each. No dropout: each process draws its masks
+# for its own streams, so with dropout two processes train like one only in distribution.
 ARGS = [
     *without(TINY_ARGS, "--max-steps", "--quiet"),
+    "--dropout",
+    "0",
     "--batch-size",
     "4",
     "--seq-len",

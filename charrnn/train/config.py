@@ -26,12 +26,12 @@ def default_corpus() -> Path:
 class TrainConfig:
     corpus: str
     checkpoint_dir: str = str(DEFAULT_CHECKPOINT_DIR)
-    # model
+    # model (the defaults are the winner of the sweep in bench/sweep.md)
     cell: str = "lstm"
     num_layers: int = 2
     hidden_size: int = 384
     embed_size: int = 64
-    dropout: float = 0.0
+    dropout: float = 0.1
     factors: int = 0  # mrnn/mlstm factor size; 0 = hidden_size
     # data
     val_frac: float = 0.1
@@ -41,7 +41,7 @@ class TrainConfig:
     lr: float = 6e-3
     min_lr_frac: float = 0.02
     warmup_steps: int = 50
-    weight_decay: float = 0.0
+    weight_decay: float = 0.1
     grad_clip: float = 1.0
     # stopping: whichever comes first
     epochs: float | None = None  # may be fractional (0.5 = half a pass); None: no epoch limit
