@@ -27,11 +27,12 @@ from machine import describe_machine
 
 from charrnn.model.checkpoint import Checkpoint
 
-# The old default (before the sweep), and the runner-up of the sweep (bench/sweep.md).
+# The default (on this machine's precision), the default in fp32, and the defaults before the
+# sweep (bench/sweep.md): 5 epochs or the budget, no dropout, no weight decay.
 ALTERNATIVES = [
     "default:",
-    "old default (2x384, no dropout): --hidden 384 --dropout 0 --lr 6e-3",
-    "2x384, dropout 0.2: --hidden 384 --dropout 0.2",
+    "default fp32: --precision fp32",
+    "old default fp32: --precision fp32 --epochs 5 --dropout 0 --weight-decay 0",
 ]
 
 
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=None, help="budget (default: train's own)")
     parser.add_argument("--corpus", default="corpora/tinyshakespeare.txt")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="keep each run directory in KEEP/NAME")
     args = parser.parse_args()
     named = [
         (c.split(":", 1)[0].strip(), shlex.split(c.split(":", 1)[1])) for c in args.configs or ALTERNATIVES
@@ -81,7 +83,8 @@ def main() -> None:
     results = {}
     for name, words in named:
         with tempfile.TemporaryDirectory() as tmp:
-            results[name] = run(args.corpus, words, args.minutes, Path(tmp))
+            root = args.keep / name.replace(" ", "-") if args.keep else Path(tmp)
+            results[name] = run(args.corpus, words, args.minutes, root)
         print(f"{name}: {results[name]['val_nats_per_char']:.4f} nats/char", file=sys.stderr, flush=True)
     width = max(14, *(len(n) for n in results))
     print(f"{describe_machine()}; validation nats/char (exact) after each minute of training")

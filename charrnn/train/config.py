@@ -41,7 +41,7 @@ class TrainConfig:
     lr: float = 6e-3
     min_lr_frac: float = 0.02
     warmup_steps: int = 50
-    weight_decay: float = 0.1
+    weight_decay: float = 0.2
     grad_clip: float = 1.0
     # stopping: whichever comes first
     epochs: float | None = None  # may be fractional (0.5 = half a pass); None: no epoch limit

@@ -131,6 +131,12 @@ class Trainer:
                 self._settle(agreed.settled_plan)
             reason = self.end.stop_reason(p.step, run.plan, agreed)
             if reason is not None:
+                if reason == "max_minutes" and p.step < run.plan.total_steps:
+                    left = run.plan.total_steps - p.step
+                    self.tell(
+                        f"the time budget ran out at step {p.step:,}, {left:,} steps before the plan's "
+                        "end: training slowed down after the plan was made"
+                    )
                 break
             if p.window == 0:
                 run.carried = None  # each epoch starts from a zero state
