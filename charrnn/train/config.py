@@ -27,7 +27,7 @@ class TrainConfig:
     corpus: str
     checkpoint_dir: str = str(DEFAULT_CHECKPOINT_DIR)
     # model (the defaults are the winner of the sweep in bench/sweep.md)
-    cell: str = "lstm"
+    cell: str = "gru"
     num_layers: int = 2
     hidden_size: int = 384
     embed_size: int = 64
