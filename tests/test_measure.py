@@ -65,6 +65,24 @@ def test_streams_approximate_the_exact_loss():
     assert approx.nats_per_char == pytest.approx(exact.nats_per_char, rel=0.02)
 
 
+def test_warmed_segments_come_closer_to_the_exact_loss_and_a_full_warmup_is_exact(overfit_dir: Path):
+    """Each segment after the first reads the characters before it unscored: on a model that has
+    learned PHRASE by heart (a cold segment start costs it dearly), a warm-up of a phrase's length
+    brings the loss near the exact one; one as long as the text makes it the exact one."""
+    model = load_model(overfit_dir / "last.pt", CPU).model
+    vocab = Vocabulary.from_text(PHRASE)
+    ids = vocab.encode(PHRASE * 30)
+    exact = text_loss(model, ids, CPU).nats_per_char
+    cold = text_loss(model, ids, CPU, segments=8).nats_per_char
+    warm = text_loss(model, ids, CPU, segments=8, warmup=2 * len(PHRASE)).nats_per_char
+    whole = text_loss(model, ids, CPU, segments=8, warmup=len(ids)).nats_per_char
+    assert abs(warm - exact) < abs(cold - exact) / 4
+    assert whole == pytest.approx(exact, rel=1e-5, abs=1e-7)
+    # more segments than characters to spare: the last ones are empty, their warm-up too
+    short = ids[:50]
+    assert text_loss(model, short, CPU, segments=40, warmup=1024).num_predicted == 49
+
+
 def test_streams_carry_their_state_from_chunk_to_chunk():
     """Each of the K segments is one stream: cutting it into chunks must not restart its state."""
     model = _random_model()

@@ -59,6 +59,24 @@ def test_a_budget_too_short_becomes_the_largest_plan_that_fits_it():
     assert _fit(0.2, spent=100.0).total_steps == 20  # nothing left: stop now
 
 
+def test_the_last_validation_is_priced_at_its_own_cost():
+    """The validations before the last are cheap (segments side by side), the last is exact: 85.5 s
+    hold 10 s for the last one and 377 steps (75.4 s) with their 3 cheap validations (0 s)."""
+    asked = steps_asked_for(windows_per_epoch=300, epochs=None, max_steps=None)
+    plan = settle(
+        asked,
+        step=20,
+        seconds_spent=10.0,
+        budget_seconds=100.0,
+        seconds_per_step=0.2,
+        seconds_per_validation=0.0,
+        seconds_per_last_validation=10.0,
+        eval_every=100,
+        chars_per_step=3200,
+    )
+    assert plan.total_steps == 20 + 377
+
+
 def test_without_epochs_or_max_steps_the_budget_alone_sizes_the_run():
     asked = steps_asked_for(windows_per_epoch=300, epochs=None, max_steps=None)
     assert (asked.total_steps, asked.limited_by) == (UNLIMITED, "max_minutes")

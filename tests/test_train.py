@@ -96,6 +96,19 @@ def test_validation_reported_matches_a_fresh_evaluation_of_the_checkpoint(make_c
     assert loaded.checkpoint.training.history[-1].val_loss == reported
 
 
+def test_validations_before_the_last_read_warmed_segments_and_the_last_is_exact(make_config, tmp_path):
+    recorder = Recorder()
+    train(make_config(max_steps=6, eval_every=2), [recorder])
+    assert [(v.validation.step, v.validation.val_streams) for v in recorder.validations] == [
+        (2, 16),
+        (4, 16),
+        (6, 1),
+    ]
+    recorder = Recorder()  # --val-streams K: every validation in K segments, the last too
+    train(make_config(max_steps=4, eval_every=2, val_streams=3, checkpoint_dir=tmp_path / "k3"), [recorder])
+    assert [v.validation.val_streams for v in recorder.validations] == [3, 3]
+
+
 def test_metrics_jsonl_has_train_validation_and_plan_records(make_config):
     config = make_config(max_steps=4, eval_every=2, log_every=2)
     train(config)

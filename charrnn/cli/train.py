@@ -92,8 +92,11 @@ def train_command(
         ),
     ] = _default("eval_every"),
     val_streams: Annotated[
-        int,
-        typer.Option(help="Evaluate validation as K parallel contiguous segments (1 = exact, slower)."),
+        int | None,
+        typer.Option(
+            help="Validate in K contiguous segments side by side, each after the 1,024 characters "
+            "before it (1 = exact, slower; default: the last validation exact, those before in 16)."
+        ),
     ] = _default("val_streams"),
     log_every: Annotated[int, typer.Option(help="Log train loss and speed every N steps.")] = _default(
         "log_every"

@@ -109,14 +109,17 @@ def text_loss(
     chunk_len: int = 4096,
     segments: int = 1,
     should_stop: Callable[[], bool] = _never,
+    warmup: int = 0,
 ) -> LossReport:
     """Predict every character after the first exactly once, with the hidden state carried.
 
     segments=1 is exact: the state carried across the whole text. segments=K (--streams K,
     --val-streams K) cuts the predictions into K contiguous segments run side by side as a batch
     (much faster on a CPU, whose batch-1 step is bound by memory bandwidth); each segment starts
-    from a zero state, which costs a little accuracy at K-1 places. Only one chunk of ids is a
-    tensor at a time, so memory stays bounded. `should_stop` is asked before each chunk
+    from a zero state, which costs a little accuracy at K-1 places, unless `warmup` W > 0: then
+    each segment after the first first reads the W characters before it, unscored, and starts
+    from the state they leave (W = its start: exact again). Only one chunk of ids is a tensor at a
+    time, so memory stays bounded. `should_stop` is asked before each chunk
     (MeasurementInterrupted): Ctrl-C need not wait.
     """
     num_predicted = len(ids) - 1
@@ -137,6 +140,8 @@ def text_loss(
     state: State | None = None
     total = torch.zeros((), dtype=torch.float64, device=device)
     with eval_mode(model):
+        if warmup > 0 and segments > 1:
+            state = _warm_segments(model, ids, first - 1, min(warmup, seg_len), device, precision)
         for offset in range(0, seg_len, chunk_len):
             if should_stop():
                 raise MeasurementInterrupted
@@ -151,3 +156,20 @@ def text_loss(
                 logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum"
             ).double()
     return LossReport(total_nats=float(total), num_predicted=num_predicted)
+
+
+def _warm_segments(
+    model: CharRNN, ids: np.ndarray, starts: np.ndarray, warmup: int, device: torch.device, precision: str
+) -> State:
+    """The state each segment starts from: the `warmup` characters before its first input (at
+    `starts`) read in one batch; the first segment, with nothing before it, starts from zero."""
+    positions = starts[:, None] - warmup + np.arange(warmup)[None, :]  # (K, W); row 0 is negative
+    positions = np.clip(positions, 0, len(ids) - 1)  # the last segments may be empty: past the end
+    inputs = torch.from_numpy(ids[positions].astype(np.int64)).to(device)
+    state: State | None = None
+    step = max(1, MAX_POSITIONS // len(starts))
+    for offset in range(0, warmup, step):
+        with autocast(device, precision):
+            _, state = model(inputs[:, offset : offset + step], state)
+    assert state is not None
+    return tuple(torch.cat([torch.zeros_like(t[:, :1]), t[:, 1:]], dim=1) for t in state)

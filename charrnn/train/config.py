@@ -49,7 +49,7 @@ class TrainConfig:
     max_minutes: float | None = 9.5  # None: no time limit
     # reporting
     eval_every: int | None = None  # None: about once a minute, settled with the plan (plan.py)
-    val_streams: int = 1  # 1 = exact; K > 1 measures K contiguous segments side by side
+    val_streams: int | None = None  # None: the last validation exact, those before in 16 segments
     log_every: int = 20
     sample_chars: int = 200
     # runtime

@@ -32,7 +32,7 @@ from charrnn.train.schedule import learning_rate
 from charrnn.train.signals import StopRequest, stop_on_signals
 from charrnn.train.start import Run, snapshot, start_run
 from charrnn.train.step import train_step
-from charrnn.train.validation import preview, seconds_per_validation, validation_loss
+from charrnn.train.validation import preview, seconds_per_validation, validation_loss, validation_streams
 
 
 @dataclass(frozen=True)
@@ -151,12 +151,12 @@ class Trainer:
             if run.plan.eval_every and p.step % run.plan.eval_every == 0:
                 validation_started = self.clock()
                 self.end.check_diverged()
-                self._validate(stop)  # if cut short, the loop's next check stops and saves
+                self._validate(stop, last=p.step >= run.plan.total_steps)  # cut short: stops, saves
                 last_validated = p.step
                 interval.start = self.clock()
                 validation_seconds = interval.start - validation_started
         self.end.check_diverged()
-        if reason != "interrupted" and last_validated != p.step and not self._validate(stop):
+        if reason != "interrupted" and last_validated != p.step and not self._validate(stop, last=True):
             reason = "interrupted"
         p.seconds = seconds_before + self.clock() - started
         if reason == "interrupted":
@@ -225,8 +225,9 @@ class Trainer:
         interval.steps, interval.chars, interval.start = 0, 0, self.clock()
 
     # -- validation and checkpoints ----------------------------------------------------------
-    def _validate(self, stop: StopRequest) -> bool:
-        """Validate, sample and save (rank 0; the others wait); False if a stop request cut the
+    def _validate(self, stop: StopRequest, last: bool) -> bool:
+        """Validate (exactly if it is the run's `last` validation, unless --val-streams says
+        otherwise), sample and save (rank 0; the others wait); False if a stop request cut the
         validation short."""
         run, p = self.run, self.run.progress
         carried = self._gathered_state()
@@ -234,7 +235,8 @@ class Trainer:
             (interrupted,) = self.end.agree([0.0])
             return not interrupted
         try:
-            report = validation_loss(run, should_stop=lambda: stop.requested)
+            streams = validation_streams(run.config, last)
+            report = validation_loss(run, should_stop=lambda: stop.requested, streams=streams)
         except MeasurementInterrupted:
             self.end.agree([1.0])
             return False
@@ -251,7 +253,7 @@ class Trainer:
             val_bpc=report.bits_per_char,
             val_perplexity=report.perplexity,
             val_chars=report.num_predicted,
-            val_streams=run.config.val_streams,
+            val_streams=streams,
             best=improved,
         )
         run.history.append(validation)
@@ -289,7 +291,12 @@ class Trainer:
             seconds_spent=p.seconds,
             budget_seconds=run.budget_seconds,
             seconds_per_step=meter.seconds_per_step,
-            seconds_per_validation=seconds_per_validation(run, self.clock),
+            seconds_per_validation=seconds_per_validation(
+                run, self.clock, validation_streams(run.config, last=False)
+            ),
+            seconds_per_last_validation=seconds_per_validation(
+                run, self.clock, validation_streams(run.config, last=True)
+            ),
             eval_every=run.config.eval_every,
             chars_per_step=run.chars_per_step,
         )

@@ -76,12 +76,13 @@ def settle(
     seconds_per_validation: float,
     eval_every: int | None,
     chars_per_step: int,
+    seconds_per_last_validation: float | None = None,
 ) -> StepPlan:
     """Settle the plan at `step`: its validation cadence (`eval_every`, else measured), and its
     steps: those asked for if they fit the time left, else as many as fit.
 
     Every validation the plan implies (one each `eval_every` steps, and one at the end) is paid
-    for out of the same budget.
+    for out of the same budget: the last at `seconds_per_last_validation` (default: as the others).
     """
     eval_every = eval_every or validation_interval(seconds_per_step, seconds_per_validation)
     speed = chars_per_step / max(seconds_per_step, 1e-9)
@@ -89,9 +90,12 @@ def settle(
         return replace(asked, settled=True, chars_per_sec=speed, measured_at_step=step, eval_every=eval_every)
     usable = SAFETY * (budget_seconds - seconds_spent)
 
+    last = seconds_per_validation if seconds_per_last_validation is None else seconds_per_last_validation
+
     def seconds_to(total: int) -> float:  # from `step` to `total`, validations included
         validations = total // eval_every - step // eval_every + (total % eval_every != 0)
-        return (total - step) * seconds_per_step + validations * seconds_per_validation
+        validating = (validations - 1) * seconds_per_validation + last if validations else 0.0
+        return (total - step) * seconds_per_step + validating
 
     low, high = step, asked.total_steps  # the largest total that fits lies in [low, high]
     while low < high:

@@ -1,5 +1,11 @@
-"""What training measures on the held-out text: the validation loss (exact, the state carried
-across the whole text), its price for the step plan, and a short sample to show progress."""
+"""What training measures on the held-out text: the validation loss, its price for the step
+plan, and a short sample to show progress.
+
+The last validation of a run is exact (the state carried across the whole text). The ones before
+it are there to follow progress about once a minute, so by default they read the text as
+PERIODIC_STREAMS segments side by side, each after the WARMUP characters before it (a batch is
+many times faster than one stream on a CPU; the warm-up takes the place of the state carried). An
+explicit --val-streams K makes every validation K segments (1: every one exact)."""
 
 from __future__ import annotations
 
@@ -8,32 +14,48 @@ from collections.abc import Callable
 from charrnn.generate.sampling import sample_text
 from charrnn.measure.loss import LossReport, text_loss
 from charrnn.runtime import synchronize
+from charrnn.train.config import TrainConfig
 from charrnn.train.start import Run
 
 PRICE_CHARS = 16_384  # validation characters timed to price a whole validation pass
+PERIODIC_STREAMS = 16  # segments of a validation before the last, unless --val-streams says
+WARMUP = 1024  # characters each segment reads, unscored, before its own: within ~1e-4 nats of exact
 
 
-def validation_loss(run: Run, should_stop: Callable[[], bool]) -> LossReport:
-    """The loss over the validation text; MeasurementInterrupted if `should_stop` says so between chunks."""
+def validation_streams(config: TrainConfig, last: bool) -> int:
+    """Segments of a validation: --val-streams if given, else 1 for the last, PERIODIC_STREAMS before."""
+    if config.val_streams is not None:
+        return config.val_streams
+    return 1 if last else PERIODIC_STREAMS
+
+
+def validation_loss(run: Run, should_stop: Callable[[], bool], streams: int) -> LossReport:
+    """The loss over the validation text in `streams` segments; MeasurementInterrupted if
+    `should_stop` says so between chunks."""
     return text_loss(
         run.model,
         run.val_ids,
         run.device,
         run.precision,
-        segments=run.config.val_streams,
+        segments=streams,
         should_stop=should_stop,
+        warmup=WARMUP,
     )
 
 
-def seconds_per_validation(run: Run, clock: Callable[[], float]) -> float:
-    """One validation pass's cost, from timing a pass over the start of the validation text."""
-    probe = run.val_ids[: PRICE_CHARS + 1]
+def seconds_per_validation(run: Run, clock: Callable[[], float], streams: int) -> float:
+    """One validation pass's cost in `streams` segments, from timing each segment's start (its
+    warm-up and a slice of its own, PRICE_CHARS characters in all)."""
+    n = len(run.val_ids) - 1
+    streams = max(1, min(streams, n))
+    length = -(-n // streams)  # each segment's own characters
+    own = max(1, min(PRICE_CHARS // streams, length))  # of which the probe times
+    warmup = WARMUP if streams > 1 else 0
+    probe = run.val_ids[: own * streams + 1]
     started = clock()
-    text_loss(
-        run.model, probe, run.device, run.precision, segments=min(run.config.val_streams, len(probe) - 1)
-    )
+    text_loss(run.model, probe, run.device, run.precision, segments=streams, warmup=warmup)
     synchronize(run.device)
-    return (clock() - started) * (len(run.val_ids) - 1) / (len(probe) - 1)
+    return (clock() - started) * (length + min(warmup, length)) / (own + min(warmup, own))
 
 
 def preview(run: Run) -> str:
