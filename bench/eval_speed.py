@@ -1,9 +1,12 @@
-"""Evaluation speed: exact (batch 1, state carried) and --streams 16, next to training throughput.
+"""Evaluation speed: exact (batch 1, state carried), 16 segments, and 16 segments each warmed by
+the 1,024 characters before it (how training validates before its last validation), next to
+training throughput.
 
 The same randomly initialised model, in the same run, on the CPU: training is a full step
 (forward, backward, clipping, AdamW) at batch 32 × 100 characters; evaluation has no backward pass.
 
-    python bench/eval_speed.py [--chars 20000] [--threads N]
+    python bench/eval_speed.py [--chars 20000] [--threads N] [--precision fp32|bf16|auto]
+        [--models lstm:256 lstm:512 gru:384]
 """
 
 from __future__ import annotations
@@ -18,21 +21,25 @@ import torch.nn.functional as F
 from charrnn.measure.loss import text_loss
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
-from charrnn.runtime import configure_threads
+from charrnn.runtime import autocast, choose_precision, configure_threads
+from charrnn.train.validation import WARMUP
 
 VOCAB = 65
 CPU = torch.device("cpu")
 
 
-def train_chars_per_sec(model: CharRNN, steps: int = 6, batch: int = 32, seq_len: int = 100) -> float:
+def train_chars_per_sec(
+    model: CharRNN, precision: str, steps: int = 6, batch: int = 32, seq_len: int = 100
+) -> float:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     ids = torch.randint(0, VOCAB, (batch, seq_len + 1))
     model.train()
     elapsed = 0.0
     for step in range(steps + 1):  # the first step warms up
         start = time.perf_counter()
-        logits, _ = model(ids[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1), ids[:, 1:].flatten())
+        with autocast(CPU, precision):
+            logits, _ = model(ids[:, :-1])
+        loss = F.cross_entropy(logits.float().flatten(0, 1), ids[:, 1:].flatten())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -41,11 +48,11 @@ def train_chars_per_sec(model: CharRNN, steps: int = 6, batch: int = 32, seq_len
     return steps * batch * seq_len / elapsed
 
 
-def eval_chars_per_sec(model: CharRNN, chars: int, streams: int) -> float:
+def eval_chars_per_sec(model: CharRNN, chars: int, streams: int, precision: str, warmup: int = 0) -> float:
     ids = np.random.default_rng(0).integers(0, VOCAB, chars + 1).astype(np.uint8)
-    text_loss(model, ids[:2000], CPU, segments=streams)  # warm-up
+    text_loss(model, ids[:2000], CPU, precision, segments=streams)  # first-call allocations
     start = time.perf_counter()
-    text_loss(model, ids, CPU, segments=streams)
+    text_loss(model, ids, CPU, precision, segments=streams, warmup=warmup)
     return chars / (time.perf_counter() - start)
 
 
@@ -53,23 +60,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--models", nargs="+", default=["lstm:256", "lstm:512", "gru:384"])
     args = parser.parse_args()
     threads = configure_threads(args.threads)
-    print(f"CPU, {threads} threads, fp32; evaluation over {args.chars:,} characters")
+    precision = choose_precision(args.precision, CPU)
+    print(f"CPU, {threads} threads, {precision}; evaluation over {args.chars:,} characters")
     print(
         f"{'model':<12}{'train chars/s':>15}{'exact chars/s':>15}{'ratio':>8}"
-        f"{'16 streams chars/s':>20}{'ratio':>8}"
+        f"{'16 streams':>12}{'ratio':>8}{'16 warmed':>12}{'ratio':>8}"
     )
-    for hidden in (256, 512):
+    for spec in args.models:
+        cell, hidden = spec.split(":")
         torch.manual_seed(0)
-        model = CharRNN(ModelConfig(vocab_size=VOCAB, cell="lstm", num_layers=2, hidden_size=hidden))
-        train = train_chars_per_sec(model)
-        exact = eval_chars_per_sec(model, args.chars, streams=1)
-        wide = eval_chars_per_sec(model, args.chars, streams=16)
-        name = f"2x{hidden} lstm"
+        config = ModelConfig(vocab_size=VOCAB, cell=cell, num_layers=2, hidden_size=int(hidden))
+        model = CharRNN(config)
+        train = train_chars_per_sec(model, precision)
+        exact = eval_chars_per_sec(model, args.chars, 1, precision)
+        wide = eval_chars_per_sec(model, args.chars, 16, precision)
+        warmed = eval_chars_per_sec(model, args.chars, 16, precision, warmup=WARMUP)
         print(
-            f"{name:<12}{train:>15,.0f}{exact:>15,.0f}{exact / train:>7.2f}x"
-            f"{wide:>20,.0f}{wide / train:>7.2f}x"
+            f"{'2x' + hidden + ' ' + cell:<12}{train:>15,.0f}{exact:>15,.0f}{exact / train:>7.2f}x"
+            f"{wide:>12,.0f}{wide / train:>7.2f}x{warmed:>12,.0f}{warmed / train:>7.2f}x"
         )
 
 

@@ -28,8 +28,8 @@ from machine import describe_machine
 
 from charrnn.model.checkpoint import Checkpoint
 
-# The default (on this machine's precision), the default in fp32, and the defaults before the
-# sweep (bench/sweep.md): an LSTM for 5 epochs or the budget, no dropout, no weight decay.
+# The default (on this machine's precision), the default in fp32, and the defaults before issue
+# 17 (bench/sweep.md): an LSTM for 5 epochs or the budget, no dropout, no weight decay.
 ALTERNATIVES = [
     "default:",
     "default fp32: --precision fp32",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import last_checkpoint
+from conftest import Recorder, last_checkpoint
 from rich.console import Console
 
 from charrnn.cli.progress import PLAIN_SECONDS, ProgressDisplay
@@ -18,7 +18,7 @@ from charrnn.model.checkpoint import StepPlan
 from charrnn.train.config import TrainConfig
 from charrnn.train.loop import train
 from charrnn.train.metrics_log import read_metrics
-from charrnn.train.observers import PlanSettled, RunStarted, StepsLogged
+from charrnn.train.observers import PlanSettled, RunStarted, StepsLogged, Validated
 from charrnn.train.start import config_for_resume
 
 
@@ -126,3 +126,52 @@ def test_away_from_a_terminal_the_display_prints_a_plain_line_every_20_seconds()
     assert "ETA" in lines[0]
     assert "\x1b" not in stream.getvalue()  # no terminal control codes in a log file
     assert all(line.startswith(("step ", "training ", "plan")) for line in stream.getvalue().splitlines())
+
+
+class _Jumps(Recorder):
+    """A Recorder that moves `clock` 10,000 s on after the validation at step `after_validation`
+    or the log at step `after_log` (the machine stalled), and keeps the messages."""
+
+    def __init__(self, clock: Clock, after_validation: int = -1, after_log: int = -1) -> None:
+        super().__init__()
+        self.clock, self.after_validation, self.after_log = clock, after_validation, after_log
+        self.messages: list[str] = []
+
+    def on_validation(self, event: Validated) -> None:
+        super().on_validation(event)
+        if event.validation.step == self.after_validation:
+            self.clock.now += 10_000
+
+    def on_log(self, event: StepsLogged) -> None:
+        super().on_log(event)
+        if event.step == self.after_log:
+            self.clock.now += 10_000
+
+    def on_message(self, text: str) -> None:
+        self.messages.append(text)
+
+
+def test_a_run_the_clock_cuts_after_a_segmented_validation_still_ends_with_an_exact_one(make_config):
+    clock = Clock(0.01)
+    jumps = _Jumps(clock, after_validation=6)
+    config = make_config(epochs=100, max_steps=None, max_minutes=5.0, eval_every=2)
+    result = train(config, [jumps], clock=clock)
+    assert (result.stop_reason, result.step) == ("max_minutes", 6)
+    assert [(v.validation.step, v.validation.val_streams) for v in jumps.validations] == [
+        (2, 16),
+        (4, 16),
+        (6, 16),
+        (6, 1),
+    ]
+    assert last_checkpoint(Path(config.checkpoint_dir)).training.history[-1].val_streams == 1
+    (cut,) = [m for m in jumps.messages if "budget ran out" in m]
+    assert cut.startswith("the time budget ran out at step 6, ")
+
+
+def test_a_run_the_clock_cuts_before_its_plan_is_made_does_not_say_the_plan_ran_late(make_config):
+    clock = Clock(0.01)
+    jumps = _Jumps(clock, after_log=1)
+    config = make_config(epochs=None, max_steps=None, max_minutes=5.0, eval_every=None, warmup_steps=50)
+    result = train(config, [jumps], clock=clock)
+    assert (result.stop_reason, result.step) == ("max_minutes", 1)
+    assert not [m for m in jumps.messages if "budget ran out" in m]

@@ -67,20 +67,34 @@ def test_streams_approximate_the_exact_loss():
 
 def test_warmed_segments_come_closer_to_the_exact_loss_and_a_full_warmup_is_exact(overfit_dir: Path):
     """Each segment after the first reads the characters before it unscored: on a model that has
-    learned PHRASE by heart (a cold segment start costs it dearly), a warm-up of a phrase's length
-    brings the loss near the exact one; one as long as the text makes it the exact one."""
+    learned PHRASE by heart (a cold segment start costs it dearly), a warm-up of two phrases
+    brings the loss near the exact one; with two segments, one as long as the text is exact."""
     model = load_model(overfit_dir / "last.pt", CPU).model
     vocab = Vocabulary.from_text(PHRASE)
     ids = vocab.encode(PHRASE * 30)
     exact = text_loss(model, ids, CPU).nats_per_char
     cold = text_loss(model, ids, CPU, segments=8).nats_per_char
     warm = text_loss(model, ids, CPU, segments=8, warmup=2 * len(PHRASE)).nats_per_char
-    whole = text_loss(model, ids, CPU, segments=8, warmup=len(ids)).nats_per_char
+    whole = text_loss(model, ids, CPU, segments=2, warmup=len(ids)).nats_per_char
     assert abs(warm - exact) < abs(cold - exact) / 4
     assert whole == pytest.approx(exact, rel=1e-5, abs=1e-7)
     # more segments than characters to spare: the last ones are empty, their warm-up too
     short = ids[:50]
     assert text_loss(model, short, CPU, segments=40, warmup=1024).num_predicted == 49
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "mrnn", "mlstm"])
+def test_two_segments_warmed_by_the_whole_first_one_are_exact_for_every_cell(cell: str):
+    """The second segment starts from the state the first segment's text leaves, the first from a
+    zero state (whatever its warm-up read): the exact loss, for every cell's state."""
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(vocab_size=9, cell=cell, num_layers=2, hidden_size=16)).eval()
+    ids = np.random.default_rng(5).integers(0, 9, 801)
+    exact = text_loss(model, ids, CPU).total_nats
+    assert text_loss(model, ids, CPU, segments=2, warmup=len(ids)).total_nats == pytest.approx(
+        exact, rel=1e-5
+    )
+    assert text_loss(model, ids, CPU, segments=2).total_nats != pytest.approx(exact, rel=2e-6)
 
 
 def test_streams_carry_their_state_from_chunk_to_chunk():

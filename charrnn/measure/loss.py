@@ -117,10 +117,10 @@ def text_loss(
     --val-streams K) cuts the predictions into K contiguous segments run side by side as a batch
     (much faster on a CPU, whose batch-1 step is bound by memory bandwidth); each segment starts
     from a zero state, which costs a little accuracy at K-1 places, unless `warmup` W > 0: then
-    each segment after the first first reads the W characters before it, unscored, and starts
-    from the state they leave (W = its start: exact again). Only one chunk of ids is a tensor at a
-    time, so memory stays bounded. `should_stop` is asked before each chunk
-    (MeasurementInterrupted): Ctrl-C need not wait.
+    each segment after the first first reads the W characters before it (at most a segment's
+    length), unscored, and starts from the state they leave (K = 2 and W = the text: exact). Only
+    one chunk of ids is a tensor at a time, so memory stays bounded. `should_stop` is asked before
+    each chunk (MeasurementInterrupted): Ctrl-C need not wait.
     """
     num_predicted = len(ids) - 1
     if num_predicted < 1:

@@ -115,7 +115,9 @@ class Trainer:
         self._announce()
         started, seconds_before = self.clock(), p.seconds
         meter, previous, validation_seconds = SpeedMeter(), None, 0.0
-        last_validated = run.history[-1].step if run.history else -1
+        first_step = p.step
+        # (step, segments) of the last validation, on every rank alike (rank 0 alone keeps history)
+        validated = (run.history[-1].step, run.history[-1].val_streams) if run.history else None
         interval = _Interval(torch.zeros((), device=run.device), started)
         run.model.train()
         while True:
@@ -131,7 +133,11 @@ class Trainer:
                 self._settle(agreed.settled_plan)
             reason = self.end.stop_reason(p.step, run.plan, agreed)
             if reason is not None:
-                if reason == "max_minutes" and p.step < run.plan.total_steps:
+                if (
+                    reason == "max_minutes"
+                    and run.plan.settled
+                    and first_step < p.step < run.plan.total_steps
+                ):
                     left = run.plan.total_steps - p.step
                     self.tell(
                         f"the time budget ran out at step {p.step:,}, {left:,} steps before the plan's "
@@ -151,12 +157,16 @@ class Trainer:
             if run.plan.eval_every and p.step % run.plan.eval_every == 0:
                 validation_started = self.clock()
                 self.end.check_diverged()
-                self._validate(stop, last=p.step >= run.plan.total_steps)  # cut short: stops, saves
-                last_validated = p.step
+                last = p.step >= run.plan.total_steps
+                self._validate(stop, last=last)  # cut short: the loop's next check stops and saves
+                validated = (p.step, validation_streams(cfg, last))
                 interval.start = self.clock()
                 validation_seconds = interval.start - validation_started
         self.end.check_diverged()
-        if reason != "interrupted" and last_validated != p.step and not self._validate(stop, last=True):
+        # the last validation is exact (unless --val-streams): after a segmented one the clock
+        # cut the run at, the exact one follows at the same step
+        ended_validated = validated == (p.step, validation_streams(cfg, last=True))
+        if reason != "interrupted" and not ended_validated and not self._validate(stop, last=True):
             reason = "interrupted"
         p.seconds = seconds_before + self.clock() - started
         if reason == "interrupted":
