@@ -18,11 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn.measure.loss import text_loss
+from charrnn.measure.loss import SEGMENT_WARMUP, text_loss
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
 from charrnn.runtime import autocast, choose_precision, configure_threads
-from charrnn.train.validation import WARMUP
 
 VOCAB = 65
 CPU = torch.device("cpu")
@@ -78,7 +77,7 @@ def main() -> None:
         train = train_chars_per_sec(model, precision)
         exact = eval_chars_per_sec(model, args.chars, 1, precision)
         wide = eval_chars_per_sec(model, args.chars, 16, precision)
-        warmed = eval_chars_per_sec(model, args.chars, 16, precision, warmup=WARMUP)
+        warmed = eval_chars_per_sec(model, args.chars, 16, precision, warmup=SEGMENT_WARMUP)
         print(
             f"{'2x' + hidden + ' ' + cell:<12}{train:>15,.0f}{exact:>15,.0f}{exact / train:>7.2f}x"
             f"{wide:>12,.0f}{wide / train:>7.2f}x{warmed:>12,.0f}{warmed / train:>7.2f}x"

@@ -202,8 +202,9 @@ class Model:
         and `chars_scored` (and `baselines`: gzip, bz2 and lzma bits/char, if asked).
 
         unknown: characters outside the vocabulary are skipped and counted ("skip") or raise
-        VocabularyError ("error"). streams=K > 1 scores K segments side by side (faster, a
-        little approximate); `dynamic` adds dynamic evaluation (`charrnn perplexity --dynamic`).
+        VocabularyError ("error"). streams=K > 1 scores K segments side by side, each after the
+        1,024 characters before it (faster, a little approximate); `dynamic` adds dynamic
+        evaluation (`charrnn perplexity --dynamic`).
         """
         config = MeasureConfig(
             streams=streams, unknown=unknown, baselines=baselines, precision=precision, dynamic=dynamic

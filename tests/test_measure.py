@@ -8,12 +8,13 @@ import torch
 import torch.nn.functional as F
 from conftest import PHRASE, assert_one_line_error, invoke
 
+import charrnn
 from charrnn.data.reading import TextStats, text_ids
 from charrnn.data.text import read_text_chunks
 from charrnn.data.vocab import Vocabulary
 from charrnn.measure.config import DynamicConfig, MeasureConfig
 from charrnn.measure.dynamic import DynamicScorer
-from charrnn.measure.loss import TextScorer, text_loss
+from charrnn.measure.loss import SEGMENT_WARMUP, TextScorer, text_loss
 from charrnn.measure.perplexity import measure_text, measure_validation
 from charrnn.measure.score import score_candidates
 from charrnn.model.checkpoint import load_model
@@ -256,3 +257,16 @@ def test_perplexity_of_a_huge_loss_is_infinite_not_an_overflow():
 
     assert LossReport(total_nats=2e5, num_predicted=100).perplexity == math.inf  # 2,000 nats/char
     assert LossReport(total_nats=100 * math.log(65), num_predicted=100).perplexity == pytest.approx(65)
+
+
+def test_perplexity_in_streams_reads_warmed_segments(overfit_dir: Path):
+    """`charrnn perplexity --streams K` (the API's streams=K): K segments, each after the 1,024
+    characters before it, so a model that knows PHRASE by heart loses little at the cuts."""
+    model = charrnn.load(overfit_dir / "last.pt", device="cpu")
+    text = PHRASE * 30
+    ids = Vocabulary.from_text(PHRASE).encode(text)
+    network = load_model(overfit_dir / "last.pt", CPU).model
+    warmed = text_loss(network, ids, CPU, segments=8, warmup=SEGMENT_WARMUP).nats_per_char
+    cold = text_loss(network, ids, CPU, segments=8).nats_per_char
+    assert model.perplexity(text, streams=8).nats_per_char == pytest.approx(warmed, rel=1e-6)
+    assert warmed < cold

@@ -36,7 +36,11 @@ def perplexity_command(
     checkpoint: CheckpointOption = None,
     as_json: JsonOption = False,
     streams: Annotated[
-        int, typer.Option(help="1 = exact; K > 1 scores K contiguous segments side by side (approximate).")
+        int,
+        typer.Option(
+            help="1 = exact; K > 1 scores K contiguous segments side by side, each after the 1,024 "
+            "characters before it (approximate, faster)."
+        ),
     ] = 1,
     unknown: Annotated[
         str, typer.Option(help="Characters outside the vocabulary: skip (and count) or error.")
@@ -87,7 +91,7 @@ def _show_perplexity(report: PerplexityReport) -> None:
     if report.config.streams > 1:
         tell(
             f"approximate: the text was cut into {report.config.streams} segments scored side by side, "
-            "each starting from a zero state (--streams 1 is exact)"
+            "each after the 1,024 characters before it (--streams 1 is exact)"
         )
 
 

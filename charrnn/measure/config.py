@@ -30,7 +30,7 @@ class DynamicConfig:
 
 @dataclass(frozen=True)
 class MeasureConfig:
-    streams: int = 1  # 1 = exact; K > 1: K contiguous segments side by side (approximate)
+    streams: int = 1  # 1 = exact; K > 1: K contiguous segments side by side, warmed (approximate)
     unknown: str = "skip"  # characters outside the vocabulary: skip (and count) or error
     baselines: bool = True  # gzip, bz2 and lzma on the same text
     precision: str = "fp32"

@@ -22,7 +22,7 @@ from charrnn.errors import ConfigError, CorpusError
 from charrnn.measure.baselines import CompressorBaselines
 from charrnn.measure.config import MeasureConfig
 from charrnn.measure.dynamic import DynamicScorer, gradient_ms
-from charrnn.measure.loss import LossReport, TextScorer, text_loss
+from charrnn.measure.loss import SEGMENT_WARMUP, LossReport, TextScorer, text_loss
 from charrnn.model.checkpoint import LoadedModel
 from charrnn.model.trained_on import trained_on
 from charrnn.options import FLAGS, Names
@@ -202,7 +202,9 @@ def _score(
         ids = np.concatenate(list(chunks) or [np.empty(0, dtype=np.int64)])
         _need_two(len(ids), name)
         start = time.perf_counter()
-        static = text_loss(model, ids, device, config.precision, segments=config.streams)
+        static = text_loss(
+            model, ids, device, config.precision, segments=config.streams, warmup=SEGMENT_WARMUP
+        )
         seconds = time.perf_counter() - start
     else:
         scorer = TextScorer(model, device, config.precision)

@@ -3,7 +3,7 @@ plan, and a short sample to show progress.
 
 The last validation of a run is exact (the state carried across the whole text). The ones before
 it are there to follow progress about once a minute, so by default they read the text as
-PERIODIC_STREAMS segments side by side, each after the WARMUP characters before it (a batch is
+PERIODIC_STREAMS segments side by side, each after the SEGMENT_WARMUP characters before it (a batch is
 many times faster than one stream on a CPU; the warm-up takes the place of the state carried). An
 explicit --val-streams K makes every validation K segments (1: every one exact)."""
 
@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from charrnn.generate.sampling import sample_text
-from charrnn.measure.loss import LossReport, text_loss
+from charrnn.measure.loss import SEGMENT_WARMUP, LossReport, text_loss
 from charrnn.runtime import synchronize
 from charrnn.train.config import TrainConfig
 from charrnn.train.start import Run
 
 PRICE_CHARS = 16_384  # validation characters timed to price a whole validation pass
 PERIODIC_STREAMS = 16  # segments of a validation before the last, unless --val-streams says
-WARMUP = 1024  # characters each segment reads, unscored, before its own: within ~1e-4 nats of exact
 
 
 def validation_streams(config: TrainConfig, last: bool) -> int:
@@ -39,7 +38,7 @@ def validation_loss(run: Run, should_stop: Callable[[], bool], streams: int) -> 
         run.precision,
         segments=streams,
         should_stop=should_stop,
-        warmup=WARMUP,
+        warmup=SEGMENT_WARMUP,
     )
 
 
@@ -50,7 +49,7 @@ def seconds_per_validation(run: Run, clock: Callable[[], float], streams: int) -
     streams = max(1, min(streams, n))
     length = -(-n // streams)  # each segment's own characters
     own = max(1, min(PRICE_CHARS // streams, length))  # of which the probe times
-    warmup = WARMUP if streams > 1 else 0
+    warmup = SEGMENT_WARMUP if streams > 1 else 0
     probe = run.val_ids[: own * streams + 1]
     started = clock()
     text_loss(run.model, probe, run.device, run.precision, segments=streams, warmup=warmup)
