@@ -29,6 +29,7 @@ def _fit(
     asked: StepPlan = ASKED,
     budget: float | None = 100.0,
     eval_every: int | None = 100,
+    seconds_per_last_validation: float | None = None,
 ) -> StepPlan:
     return settle(
         asked,
@@ -39,6 +40,7 @@ def _fit(
         seconds_per_validation=seconds_per_validation,
         eval_every=eval_every,
         chars_per_step=3200,
+        seconds_per_last_validation=seconds_per_last_validation,
     )
 
 
@@ -63,17 +65,7 @@ def test_the_last_validation_is_priced_at_its_own_cost():
     """The validations before the last are cheap (segments side by side), the last is exact: 85.5 s
     hold 10 s for the last one and 377 steps (75.4 s) with their 3 cheap validations (0 s)."""
     asked = steps_asked_for(windows_per_epoch=300, epochs=None, max_steps=None)
-    plan = settle(
-        asked,
-        step=20,
-        seconds_spent=10.0,
-        budget_seconds=100.0,
-        seconds_per_step=0.2,
-        seconds_per_validation=0.0,
-        seconds_per_last_validation=10.0,
-        eval_every=100,
-        chars_per_step=3200,
-    )
+    plan = _fit(0.2, asked=asked, seconds_per_last_validation=10.0)
     assert plan.total_steps == 20 + 377
 
 

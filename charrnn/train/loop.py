@@ -295,18 +295,20 @@ class Trainer:
             return None
         if not meter.ready(p.step, run.config.warmup_steps):
             return None
+        periodic = validation_streams(run.config, last=False)
+        final = validation_streams(run.config, last=True)
+        periodic_seconds = seconds_per_validation(run, self.clock, periodic)  # one probe if they agree
+        last_seconds = (
+            periodic_seconds if final == periodic else seconds_per_validation(run, self.clock, final)
+        )
         return settle(
             run.plan,  # unsettled: the steps asked for
             step=p.step,
             seconds_spent=p.seconds,
             budget_seconds=run.budget_seconds,
             seconds_per_step=meter.seconds_per_step,
-            seconds_per_validation=seconds_per_validation(
-                run, self.clock, validation_streams(run.config, last=False)
-            ),
-            seconds_per_last_validation=seconds_per_validation(
-                run, self.clock, validation_streams(run.config, last=True)
-            ),
+            seconds_per_validation=periodic_seconds,
+            seconds_per_last_validation=last_seconds,
             eval_every=run.config.eval_every,
             chars_per_step=run.chars_per_step,
         )

@@ -3,9 +3,9 @@ plan, and a short sample to show progress.
 
 The last validation of a run is exact (the state carried across the whole text). The ones before
 it are there to follow progress about once a minute, so by default they read the text as
-PERIODIC_STREAMS segments side by side, each after the SEGMENT_WARMUP characters before it (a batch is
-many times faster than one stream on a CPU; the warm-up takes the place of the state carried). An
-explicit --val-streams K makes every validation K segments (1: every one exact)."""
+PERIODIC_STREAMS segments side by side, each after the SEGMENT_WARMUP characters before it (a
+batch is many times faster than one stream on a CPU; the warm-up takes the place of the state
+carried). An explicit --val-streams K makes every validation K segments (1: every one exact)."""
 
 from __future__ import annotations
 
