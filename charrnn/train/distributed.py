@@ -9,8 +9,10 @@ are settled with one small all-reduce per step.
 
 from __future__ import annotations
 
+import collections
 import importlib
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +72,34 @@ def start(world: World, device: torch.device) -> torch.device:
     return device
 
 
+# The latest collectives' work objects, held here so that this thread, not one of gloo's, lets
+# go of them and of the Python tensors in them.
+#
+# A gloo worker thread that releases the last reference to a finished work must take the GIL to
+# release its Python tensors. At the end of training the main thread frees the process group
+# while holding the GIL (DDP's Reducer held the last reference to it) and joins those workers:
+# a worker still waiting for the GIL then waits for ever, and so does the rank, after its last
+# step (gdb: ~ProcessGroupGloo joining a runloop blocked in ~AsyncAllreduceWork; about half of
+# the runs on a busy 2-core machine, tests/test_distributed.py). So charrnn's own collectives
+# keep their works (a work is freed by its worker only once it is done there, long before
+# RECENT_WORKS later ones are), and `stop` waits on a barrier, then gives the workers the GIL
+# for GIL_HANDOFF_SECONDS to finish releasing DDP's, before it frees the group.
+RECENT_WORKS = 16
+GIL_HANDOFF_SECONDS = 0.05
+_recent: collections.deque[Any] = collections.deque(maxlen=RECENT_WORKS)
+
+
+def _wait(work: Any) -> None:
+    work.wait()
+    _recent.append(work)
+
+
 def stop(world: World) -> None:
     if world.active and dist.is_initialized():
+        _wait(dist.barrier(async_op=True))
+        time.sleep(GIL_HANDOFF_SECONDS)  # sleeping releases the GIL
         dist.destroy_process_group()
+    _recent.clear()
 
 
 def rows_of(world: World, batch_size: int) -> slice:
@@ -85,26 +112,29 @@ def rows_of(world: World, batch_size: int) -> slice:
     return slice(world.rank * per_rank, (world.rank + 1) * per_rank)
 
 
-def control_group(world: World) -> Any:
-    """A gloo group for the per-step decisions: CPU all-reduces that never wait for a GPU."""
-    if not world.active:
-        return None
-    return dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else dist.group.WORLD
+class Collective:
+    """The few decisions every rank must share, each settled by one small all-reduce on the CPU
+    (a gloo group, so it never waits for a GPU); without torchrun, the values themselves."""
 
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.group: Any = None  # the default group, where it is gloo's
+        if world.active and dist.get_backend() != "gloo":
+            self.group = dist.new_group(backend="gloo")
 
-def agree(world: World, values: list[float], group: Any = None) -> list[float]:
-    """Element-wise maximum over ranks, on the CPU (the values themselves for a World of one)."""
-    if not world.active:
-        return values
-    tensor = torch.tensor(values, dtype=torch.float64)
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX, group=group)
-    return tensor.tolist()
+    def max(self, values: list[float]) -> list[float]:
+        """Element-wise maximum over ranks."""
+        if not self.world.active:
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64)
+        _wait(dist.all_reduce(tensor, op=dist.ReduceOp.MAX, group=self.group, async_op=True))
+        return tensor.tolist()
 
 
 def mean(world: World, value: torch.Tensor) -> torch.Tensor:
     if world.active:
         value = value.clone()
-        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        _wait(dist.all_reduce(value, op=dist.ReduceOp.SUM, async_op=True))
         value /= world.size
     return value
 
@@ -116,11 +146,11 @@ def gather_streams(world: World, state: tuple[torch.Tensor, ...]) -> tuple[torch
     joined = []
     for tensor in state:
         parts = [torch.empty_like(tensor) for _ in range(world.size)]
-        dist.all_gather(parts, tensor.contiguous())
+        _wait(dist.all_gather(parts, tensor.contiguous(), async_op=True))
         joined.append(torch.cat(parts, dim=1))
     return tuple(joined)
 
 
 def barrier(world: World) -> None:
     if world.active:
-        dist.barrier()
+        _wait(dist.barrier(async_op=True))
