@@ -35,13 +35,18 @@ def _checkpoint(training: bool = True) -> Checkpoint:
         config={"corpus": "c.txt", "hidden_size": 8, "eval_every": 5},
         precision="fp32",
         progress=Progress(step=7, epoch=1, window=2, chars_seen=700, seconds=1.5, best_val_loss=1.25),
-        plan=StepPlan(
-            total_steps=20,
-            limited_by="max_steps",
-            settled=True,
-            chars_per_sec=1e4,
-            measured_at_step=3,
-            eval_every=5,
+        plans=(
+            StepPlan(
+                total_steps=30, limited_by="max_minutes", settled=True, chars_per_sec=8e3, measured_at_step=3
+            ),
+            StepPlan(
+                total_steps=20,
+                limited_by="max_steps",
+                settled=True,
+                chars_per_sec=1e4,
+                measured_at_step=5,
+                eval_every=5,
+            ),
         ),
         optimizer={"state": {}, "param_groups": []},
         carried_state=(torch.randn(1, 2, 8),),
@@ -77,7 +82,7 @@ def test_what_is_written_is_read_back(saved):
     )
     assert read.format_version == VERSION
     assert read.training is not None and written.training is not None
-    for name in ("config", "precision", "progress", "plan", "history", "optimizer"):
+    for name in ("config", "precision", "progress", "plans", "plan", "history", "optimizer"):
         assert getattr(read.training, name) == getattr(written.training, name), name
     assert torch.equal(read.training.carried_state[0], written.training.carried_state[0])
     ids = torch.randint(0, 7, (2, 10))
@@ -131,6 +136,7 @@ def test_a_checkpoint_of_format_version_2_takes_its_validation_cadence_from_its_
     path, written = saved
     raw = torch.load(path, weights_only=True)
     raw["format_version"] = 2
+    raw["training"]["plan"] = raw["training"].pop("plans")[-1]
     del raw["training"]["plan"]["eval_every"]
     raw["training"]["config"]["eval_every"] = 1000
     torch.save(raw, path)
@@ -138,6 +144,23 @@ def test_a_checkpoint_of_format_version_2_takes_its_validation_cadence_from_its_
     assert read.format_version == 2 and read.training is not None and read.training.plan is not None
     assert read.training.plan.eval_every == 1000
     assert read.training.plan.total_steps == written.training.plan.total_steps
+
+
+def test_a_checkpoint_of_format_version_3_keeps_its_one_plan_as_the_run_s_only_plan(saved):
+    """Version 3 settled one plan per run; version 4 keeps every plan a run has settled."""
+    path, written = saved
+    raw = torch.load(path, weights_only=True)
+    raw["format_version"] = 3
+    raw["training"]["plan"] = raw["training"].pop("plans")[-1]
+    raw["training"]["config"].pop("decay_frac", None)
+    torch.save(raw, path)
+    read = Checkpoint.load(path)
+    assert read.format_version == 3 and read.training is not None
+    assert read.training.plans == (written.training.plan,)
+    assert read.training.config["decay_frac"] == 1.0  # its schedule decayed from the end of warm-up
+    raw["training"]["plan"] = None
+    torch.save(raw, path)
+    assert Checkpoint.load(path).training.plans == ()
 
 
 def test_a_progress_record_lacking_a_new_field_takes_its_default_and_an_unknown_field_is_refused(saved):

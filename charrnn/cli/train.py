@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,6 +67,13 @@ def train_command(
     warmup_steps: Annotated[int, typer.Option(help="Steps of linear learning-rate warm-up.")] = _default(
         "warmup_steps"
     ),
+    decay_frac: Annotated[
+        float,
+        typer.Option(
+            help="The plan's last fraction of steps, in which the rate decays (cosine) to the floor; "
+            "until then a budget's plan follows the machine's speed."
+        ),
+    ] = _default("decay_frac"),
     weight_decay: Annotated[float, typer.Option(help="AdamW decoupled weight decay (0 = Adam).")] = _default(
         "weight_decay"
     ),
@@ -153,6 +161,7 @@ def _train(
     preset: str | None,
 ) -> None:
     """The options as given (or defaulted) → a TrainConfig → train(), with a progress display."""
+    started = time.perf_counter()  # the budget counts from here, PyTorch's import included
     from charrnn.cli.progress import ProgressDisplay
     from charrnn.train.distributed import world_from_env
     from charrnn.train.loop import train
@@ -173,7 +182,14 @@ def _train(
         None if quiet or not world_from_env().is_main else ProgressDisplay(err_console)
     )  # rank 0 reports
     try:
-        result = train(config, [display] if display else [], resume=resume, init_from=init_from, force=force)
+        result = train(
+            config,
+            [display] if display else [],
+            resume=resume,
+            init_from=init_from,
+            force=force,
+            started=started,
+        )
     finally:
         if display:
             display.close()

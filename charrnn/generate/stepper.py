@@ -148,6 +148,16 @@ class Stepper:
             return np.concatenate([np.arange(0, 2 * h), np.arange(3 * h, 4 * h), np.arange(2 * h, 3 * h)])
         return np.arange(gates_per_layer * h)
 
+    def products(self) -> list[_Product]:
+        """The matrix products one step calls, in order (bench/sample_speed.py times them bare)."""
+        products = []
+        for k, layer in enumerate(self.layers):
+            if self.cell != "gru" or k > 0:  # a GRU's first input term is a table lookup
+                products.append(layer.product)
+            if layer.product_hh is not None:
+                products.append(layer.product_hh)
+        return [*products, self.head]
+
     def load_state(self, state: tuple[torch.Tensor, ...]) -> None:
         """Take the (num_layers, B, H) state of a full-sequence forward pass (e.g. after a prime)."""
         for k, layer in enumerate(self.layers):

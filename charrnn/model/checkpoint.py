@@ -6,13 +6,14 @@ loading one cannot run code. Every other module sees `Checkpoint`; the dict's ke
 nowhere else. Older format versions are migrated forward as they are read; newer and foreign
 files are refused with one clear line.
 
-    Checkpoint (format version 3)
+    Checkpoint (format version 4)
     ├─ model: ModelConfig, vocabulary, weights     rebuild the network alone (build_model)
     ├─ written_by                                  the charrnn version that wrote it
     ├─ corpus: CorpusRecord                        path, size, sha256, characters, val fraction
     └─ training: TrainingRecord                    what `train --resume` needs to go on exactly:
-       config (TrainConfig's fields), precision, progress, plan, optimizer state, carried
-       state, random-number state, and the validations so far (history)
+       config (TrainConfig's fields), precision, progress, plans (every plan the run has
+       settled, the current one last), optimizer state, carried state, random-number state,
+       and the validations so far (history)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from charrnn.model.network import CharRNN
 from charrnn.options import DEFAULT_CHECKPOINT_DIR
 
 FORMAT = "charrnn-checkpoint"
-VERSION = 3
+VERSION = 4
 
 
 @dataclass
@@ -94,11 +95,16 @@ class TrainingRecord:
     config: dict[str, Any]  # TrainConfig's fields (train/config.py reads them back)
     precision: str  # as resolved: "fp32" or "bf16"
     progress: Progress
-    plan: StepPlan | None
+    plans: tuple[StepPlan, ...]  # the plans the run has had, in order: the current one last
     optimizer: dict[str, Any]  # torch.optim state_dict
     carried_state: tuple[torch.Tensor, ...]  # (L, B, H) each, fp32; () at an epoch start
     rng: dict[str, Any]  # {"torch": ByteTensor, "cuda": [ByteTensor, ...]}
     history: tuple[Validation, ...] = ()
+
+    @property
+    def plan(self) -> StepPlan | None:
+        """The plan the run follows now."""
+        return self.plans[-1] if self.plans else None
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,7 @@ class Checkpoint:
                 "config": dict(t.config),
                 "precision": t.precision,
                 "progress": asdict(t.progress),
-                "plan": asdict(t.plan) if t.plan is not None else None,
+                "plans": [asdict(plan) for plan in t.plans],
                 "optimizer": t.optimizer,
                 "carried_state": [s.float() for s in t.carried_state],
                 "rng": t.rng,
@@ -193,12 +199,11 @@ class Checkpoint:
 
 
 def _training_from_raw(t: dict[str, Any]) -> TrainingRecord:
-    plan = t.get("plan")
     return TrainingRecord(
         config=dict(t["config"]),
         precision=str(t["precision"]),
         progress=Progress(**known_fields(Progress, dict(t["progress"]), "progress")),
-        plan=None if plan is None else StepPlan(**known_fields(StepPlan, dict(plan), "plan")),
+        plans=tuple(StepPlan(**known_fields(StepPlan, dict(plan), "plan")) for plan in t["plans"]),
         optimizer=dict(t["optimizer"]),
         carried_state=tuple(t.get("carried_state") or ()),
         rng=dict(t["rng"]),
@@ -214,7 +219,25 @@ def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
         raw = _from_version_1(raw)
     if raw.get("format_version") == 2:
         raw = _from_version_2(raw)
+    if raw.get("format_version") == 3:
+        raw = _from_version_3(raw)
     return raw
+
+
+def _from_version_3(old: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 (charrnn 0.2.0) kept one plan, settled once: it becomes the only plan. Its
+    schedule decayed from the end of warm-up: decay_frac 1, so that a resumed run keeps it."""
+    training = old.get("training")
+    if training is not None:
+        plan = training.get("plan")
+        plans = [] if plan is None else [plan]
+        config = {"decay_frac": 1.0, **(training.get("config") or {})}
+        training = {
+            **{k: v for k, v in training.items() if k not in ("plan", "config")},
+            "plans": plans,
+            "config": config,
+        }
+    return {**old, "format_version": 4, "training": training}
 
 
 def _from_version_2(old: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 from charrnn.errors import ConfigError
 from charrnn.model.config import ModelConfig, known_fields
 from charrnn.options import DEFAULT_CHECKPOINT_DIR, DEVICES, PRECISIONS, check_choice, flag_of
+from charrnn.train.schedule import Schedule
 
 DEFAULT_CORPUS = Path("corpora") / "tinyshakespeare.txt"
 
@@ -41,6 +42,7 @@ class TrainConfig:
     lr: float = 6e-3
     min_lr_frac: float = 0.02
     warmup_steps: int = 50
+    decay_frac: float = 0.7  # the plan's last fraction of steps, in which the rate decays to the floor
     weight_decay: float = 0.2
     grad_clip: float = 1.0
     # stopping: whichever comes first
@@ -75,6 +77,7 @@ class TrainConfig:
             (self.lr > 0 and math.isfinite(self.lr), "--lr must be positive", self.lr),
             (0.0 <= self.min_lr_frac <= 1.0, "--min-lr-frac must be in [0, 1]", self.min_lr_frac),
             (self.warmup_steps >= 0, "--warmup-steps must be >= 0", self.warmup_steps),
+            (0.0 < self.decay_frac <= 1.0, "--decay-frac must be in (0, 1]", self.decay_frac),
             (
                 self.weight_decay >= 0 and math.isfinite(self.weight_decay),
                 "--weight-decay must be >= 0",
@@ -104,6 +107,10 @@ class TrainConfig:
             factors=self.factors,
             dropout=self.dropout,
         )
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.lr, self.warmup_steps, self.min_lr_frac, self.decay_frac)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

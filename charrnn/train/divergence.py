@@ -1,4 +1,4 @@
-"""Noticing a diverged run: NaN, infinite or exploded loss, or a non-finite gradient norm.
+"""Noticing a diverged run: NaN, infinite or exploded loss, or a non-finite gradient norm, on any rank.
 
 Each step's check stays on the device (no host sync per step); the first bad step is read back
 only when training reports anyway (log and validation intervals), and nothing is saved after it.
@@ -7,8 +7,12 @@ only when training reports anyway (log and validation intervals), and nothing is
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
+
+from charrnn.errors import TrainingDiverged
+from charrnn.train.distributed import Collective
 
 # A loss this many times a uniform guess's (ln V nats/char) is a broken run, never a bad patch:
 # a model that knows nothing scores ln V. Like char-rnn's "loss exploding" stop.
@@ -49,3 +53,31 @@ class DivergenceGuard:
 
     def is_bad(self, loss: float) -> bool:
         return not math.isfinite(loss) or loss > self.limit
+
+
+class DivergenceCheck:
+    """Stops every rank, with one clear error, at the first bad step any rank saw."""
+
+    def __init__(self, guard: DivergenceGuard, collective: Collective, last_checkpoint: Path) -> None:
+        self.guard, self.collective, self.last_checkpoint = guard, collective, last_checkpoint
+
+    def check(self) -> None:
+        """Raise TrainingDiverged if any rank's guard saw a bad step (this reads the device)."""
+        problem = self.guard.problem()
+        (negated_step,) = self.collective.max([-problem[0] if problem else -math.inf])
+        if math.isfinite(negated_step):
+            step = int(-negated_step)
+            here = problem is not None and problem[0] == step
+            self.diverged(step, problem[1] if here and problem else "on another process")
+
+    def check_validation(self, step: int, val_loss: float) -> None:
+        if self.guard.is_bad(val_loss):
+            self.diverged(step, "on validation " + self.guard.describe(val_loss))
+
+    def diverged(self, step: int, what: str) -> None:
+        kept = (
+            f"{self.last_checkpoint.parent} keeps the last good checkpoint"
+            if self.last_checkpoint.exists()
+            else "no checkpoint had been saved yet"
+        )
+        raise TrainingDiverged(f"training diverged at step {step}: {what}; {kept} (try a lower --lr)")

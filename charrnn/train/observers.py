@@ -46,6 +46,7 @@ class StepsLogged:
     lr: float
     chars_per_sec: float
     total_steps: int | None  # None while the budget is not yet turned into steps
+    threads: int | None = None  # CPU threads training at the end of these steps (threads.py)
 
     def to_record(self) -> dict[str, Any]:
         return {"event": "train", **asdict(self)}

@@ -1,14 +1,12 @@
-"""The step plan: how many optimizer steps a run takes, fixed once, so that the learning-rate
-schedule is a function of the step alone and never of the wall clock; and how often it validates.
+"""The step plan: how many optimizer steps a run takes, and how often it validates, as pure
+functions of what was asked for and what was measured (train/budget.py measures and asks).
 
 --epochs and --max-steps give a number of steps at the start (by default neither is set: the
-budget alone sizes the run). --max-minutes is a time budget for the whole run (every invocation
-of it together): it becomes a number of steps once, early in the run, from the training speed
-measured over its first steps and the measured cost of a validation pass. If the steps asked
-for fit the budget, the plan stays as asked and the run is reproducible bit for bit; if they do
-not, the plan is as many steps as fit, so the schedule reaches its floor when the time is up.
-Such a clock-sized plan is printed and stored (in the checkpoint and metrics.jsonl):
-`--max-steps N --max-minutes 0` repeats it exactly.
+budget alone sizes the run). --max-minutes is a time budget for the whole run: from the speed
+measured so far and the measured cost of validating, `settle` gives the largest plan whose
+steps and validations end within SAFETY of the budget, or the steps asked for if they fit. The
+budget settles a plan early in the run and re-settles it while the schedule allows (until its
+decay starts), so a run that speeds up or slows down still ends its decay at its budget.
 
 Without --eval-every, the same measurement sets the validation cadence: about once a minute of
 training, or less often where a validation pass would cost more than VALIDATION_SHARE of the
@@ -16,9 +14,9 @@ time. Validating never changes the weights, so the cadence does not affect what 
 
     --epochs ───┐
     --max-steps ┴─ min ─▶ the steps asked for ──┐
-                                                ├─ min ─▶ the plan (settled once)
-    --max-minutes ─▶ speed of the first steps ──┘         + its validation cadence
-                     + cost of the validations
+                                                ├─ min ─▶ the plan
+    --max-minutes ─▶ the speed measured so far ─┘         + its validation cadence
+                     + the cost of the validations
 """
 
 from __future__ import annotations
@@ -28,16 +26,10 @@ from dataclasses import replace
 
 from charrnn.model.checkpoint import StepPlan
 
-# The share of the remaining budget a plan fills. Speed drifts during a run: a default run priced
-# at 45k chars/s planned 7,560 steps into 97% of its 570 s, then trained at 41k for minutes on
-# end and was at step 6,420 after 498 s, too slow to reach the plan's end in time.
-SAFETY = 0.95
-# Steps of each invocation not measured (first-call allocations), then at least MEASURE_STEPS
-# steps and MEASURE_SECONDS seconds of training are measured before the budget is turned into
-# steps, or fewer if warm-up ends first.
-SKIP_STEPS = 2
-MEASURE_STEPS = 10
-MEASURE_SECONDS = 10.0
+# The share of the budget that a plan fills: the rest absorbs the speed's drift after the plan's
+# last re-settling, when the decay has begun and the plan can no longer change. A share of the
+# whole budget, not of the time left, so that a plan re-settled at an unchanged speed is the same.
+SAFETY = 0.97
 
 # Without --eval-every: validate about every VALIDATION_SECONDS of training, and never spend more
 # than VALIDATION_SHARE of the training time on it.
@@ -77,9 +69,11 @@ def settle(
     eval_every: int | None,
     chars_per_step: int,
     seconds_per_last_validation: float | None = None,
+    shortest: int | None = None,
 ) -> StepPlan:
     """Settle the plan at `step`: its validation cadence (`eval_every`, else measured), and its
-    steps: those asked for if they fit the time left, else as many as fit.
+    steps: those asked for if they fit the time left, else as many as fit, but never fewer than
+    `shortest` (what the schedule allows; default: `step`).
 
     Every validation the plan implies (one each `eval_every` steps, and one at the end) is paid
     for out of the same budget: the last at `seconds_per_last_validation` (default: as the others).
@@ -88,7 +82,7 @@ def settle(
     speed = chars_per_step / max(seconds_per_step, 1e-9)
     if budget_seconds is None:
         return replace(asked, settled=True, chars_per_sec=speed, measured_at_step=step, eval_every=eval_every)
-    usable = SAFETY * (budget_seconds - seconds_spent)
+    usable = SAFETY * budget_seconds - seconds_spent
 
     last = seconds_per_validation if seconds_per_last_validation is None else seconds_per_last_validation
 
@@ -97,7 +91,8 @@ def settle(
         validating = (validations - 1) * seconds_per_validation + last if validations else 0.0
         return (total - step) * seconds_per_step + validating
 
-    low, high = step, asked.total_steps  # the largest total that fits lies in [low, high]
+    low = min(asked.total_steps, max(step, shortest or step))
+    high = asked.total_steps  # the largest total that fits lies in [low, high]
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if seconds_to(middle) <= usable else (low, middle - 1)
@@ -107,40 +102,18 @@ def settle(
     return StepPlan(total, "max_minutes", True, speed, step, eval_every)
 
 
-class SpeedMeter:
-    """Seconds per training step over an invocation's first steps (validation excluded)."""
-
-    def __init__(self) -> None:
-        self.seen, self.seen_seconds = 0, 0.0
-        self.measured, self.measured_seconds = 0, 0.0  # the steps after the first SKIP_STEPS
-
-    def add(self, seconds: float) -> None:
-        self.seen += 1
-        self.seen_seconds += seconds
-        if self.seen > SKIP_STEPS:
-            self.measured += 1
-            self.measured_seconds += seconds
-
-    def ready(self, step: int, warmup_steps: int) -> bool:
-        """Enough measured; or the plan is needed now. The rate of every step up to and including
-        `warmup_steps` does not depend on the plan (warm-up, then the peak), so a plan settled by
-        then gives each step the rate of a run planned for that many steps from the start."""
-        enough = self.measured >= MEASURE_STEPS and self.measured_seconds >= MEASURE_SECONDS
-        return self.seen > 0 and (enough or step > warmup_steps)
-
-    @property
-    def seconds_per_step(self) -> float:
-        if self.measured:
-            return self.measured_seconds / self.measured
-        return self.seen_seconds / max(self.seen, 1)
-
-
 def describe(
-    plan: StepPlan, windows_per_epoch: int, budget_minutes: float | None, chars_per_step: int
+    plan: StepPlan,
+    windows_per_epoch: int,
+    budget_minutes: float | None,
+    chars_per_step: int,
+    resettled: bool = False,
 ) -> str:
     """One line for people: what the plan is and why, and how often the run validates."""
     epochs = plan.total_steps / windows_per_epoch
     size = f"{plan.total_steps:,} steps ({epochs:.2f} epochs)"
+    if resettled:
+        size = f"re-settled at step {plan.measured_at_step:,}: {size}"
     speed = f"{plan.chars_per_sec:,.0f} chars/s measured" if plan.chars_per_sec else ""
     if plan.limited_by == "max_minutes":
         line = (

@@ -55,7 +55,8 @@ class Run:
     model: CharRNN
     forward: torch.nn.Module  # what the step calls: the model, or DistributedDataParallel around it
     optimizer: torch.optim.Optimizer
-    plan: StepPlan
+    plan: StepPlan  # the plan followed now
+    plans: list[StepPlan] = field(default_factory=list)  # every plan settled so far, `plan` last
     progress: Progress = field(default_factory=Progress)
     history: list[Validation] = field(default_factory=list)
     carried: State | None = None  # this rank's streams' state after the last window
@@ -167,6 +168,7 @@ def _restore(run: Run, saved: TrainingRecord) -> None:
     run.history = list(saved.history)
     if saved.carried_state:
         run.carried = tuple(t[:, run.rows].to(run.device).float() for t in saved.carried_state)
+    run.plans = [plan for plan in saved.plans if plan.settled]
     run.plan = continued_plan(saved, run.config) or run.plan
     run.resumed = True
     torch.set_rng_state(saved.rng["torch"].cpu())
@@ -188,7 +190,7 @@ def snapshot(run: Run, carried: State | None) -> Checkpoint:
             config=run.config.to_dict(),
             precision=run.precision,
             progress=replace(run.progress),
-            plan=run.plan,
+            plans=tuple(run.plans if run.plans[-1:] == [run.plan] else [*run.plans, run.plan]),
             optimizer=run.optimizer.state_dict(),
             carried_state=tuple(carried or ()),
             rng={"torch": torch.get_rng_state(), "cuda": cuda},

@@ -1,0 +1,299 @@
+"""The time budget's one home: the clock, the speed measured as the run goes, the step plan
+settled from them and re-settled while the schedule allows, and the answer to "stop now?".
+
+The training loop asks `stop_reason()` before every step and wraps every validation in
+`validation()`; everything else about time happens here:
+
+- The clock starts with the invocation (start-up counts), and the run's seconds add up over
+  every invocation of a run (`Progress.seconds`), as `--max-minutes` does.
+- The first plan (plan.py's `settle`) comes after at least MEASURE_STEPS steps and
+  MEASURE_SECONDS seconds, from their speed and probes of what a validation pass costs.
+- After every validation before the decay starts, the speed of the steps since the validation
+  before is measured and the plan re-settled from it, so the decay ends at about the end of the
+  budget although the machine sped up or slowed down. A re-settled plan is adopted where it
+  differs from the current one by more than REPLAN_TOLERANCE; every plan adopted is told to the
+  observers (metrics.jsonl) and kept in the checkpoint.
+- The budget holds back the price of the run's last validation: the clock stops a run that has
+  fallen behind its plan before a step that would leave too little time for that validation to
+  end within the budget (the next step is expected to take as long as the latest one).
+
+No step's learning rate depends on when a plan was settled (schedule.py), so the final plan's
+`--max-steps N --max-minutes 0` repeats the run bit for bit. Under torchrun rank 0's clock and
+plans are everyone's (one small all-reduce per step).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from charrnn.model.checkpoint import StepPlan
+from charrnn.runtime import synchronize
+from charrnn.train.distributed import Collective
+from charrnn.train.observers import PlanSettled, TrainObserver
+from charrnn.train.plan import LIMITS, UNLIMITED, describe, settle, steps_asked_for
+from charrnn.train.signals import StopRequest
+from charrnn.train.start import Run
+from charrnn.train.validation import seconds_per_validation, validation_streams
+
+# Steps of each invocation not measured (first-call allocations), then at least MEASURE_STEPS
+# steps and MEASURE_SECONDS seconds of training are measured before the first plan is settled.
+SKIP_STEPS = 2
+MEASURE_STEPS = 10
+MEASURE_SECONDS = 10.0
+# A re-settled plan this close to the current one (a fraction of its steps) is not adopted.
+REPLAN_TOLERANCE = 0.005
+
+
+class _Meter:
+    """Training seconds per step over a stretch of steps, the time spent validating left out."""
+
+    def __init__(self, step: int, seconds: float) -> None:
+        self.last_step, self.last_seconds = step, seconds
+        self.steps, self.seconds = 0, 0.0
+
+    def lap(self, step: int, seconds: float) -> None:
+        """Count the steps trained since the last lap (or skip)."""
+        self.steps += step - self.last_step
+        self.seconds += seconds - self.last_seconds
+        self.last_step, self.last_seconds = step, seconds
+
+    def skip(self, step: int, seconds: float) -> None:
+        """Leave out the time since the last lap: it was not spent training."""
+        self.last_step, self.last_seconds = step, seconds
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.seconds / max(self.steps, 1)
+
+
+@dataclass(frozen=True)
+class _Prices:
+    """What validating costs: the latest validation before the last (measured), and the last."""
+
+    periodic: float
+    last_per_periodic: float  # the last validation's cost over a periodic one's, probed once
+
+    @property
+    def last(self) -> float:
+        return self.periodic * self.last_per_periodic
+
+
+@dataclass(frozen=True)
+class _Agreed:
+    stop_requested: bool
+    out_of_time: bool
+    plan: StepPlan | None  # a plan rank 0 settled now, else None
+
+
+class Budget:
+    def __init__(
+        self,
+        run: Run,
+        clock: Callable[[], float],
+        started: float,
+        collective: Collective,
+        observers: TrainObserver,
+    ) -> None:
+        """`started` is the clock's reading when the invocation began; `observers` are told each
+        plan adopted, and its description for people."""
+        self.run, self.clock, self.started = run, clock, started
+        self.collective, self.observers = collective, observers
+        config = run.config
+        self.budget_seconds = run.budget_seconds
+        self.asked = steps_asked_for(run.layout.windows_per_epoch, config.epochs, config.max_steps)
+        self.seconds_before = run.progress.seconds
+        self.first_step = run.progress.step
+        self.checks = 0  # stop checks in this invocation
+        self.start_meter = _Meter(run.progress.step, run.progress.seconds)  # from the invocation's start
+        self.step_seconds = 0.0  # the latest step's seconds: the next one is expected to take as long
+        self.meter: _Meter | None = None  # from the first step measured, reset at each re-settle
+        self.prices: _Prices | None = None
+        self.pending: StepPlan | None = None  # a plan re-settled after a validation, to agree on
+
+    # -- the loop's questions -------------------------------------------------------------------
+    def seconds(self) -> float:
+        """The run's training seconds so far (every invocation's, start-up included)."""
+        p = self.run.progress
+        p.seconds = self.seconds_before + self.clock() - self.started
+        return p.seconds
+
+    def stop_reason(self, stop: StopRequest) -> str | None:
+        """Before a step: why to stop now ("interrupted", the plan's limit, "max_minutes"), or None.
+        Settles the first plan once the speed is measured, and adopts a re-settled one."""
+        run, step = self.run, self.run.progress.step
+        if not run.plan.settled:  # measuring: the clock must see the device's work done
+            synchronize(run.device)
+        now = self.seconds()
+        self._lap(step, now)
+        proposal, self.pending = self.pending or self._first_plan(step, now), None
+        agreed = self._agree(stop, now, proposal)
+        if agreed.plan is not None:
+            self._adopt(agreed.plan, resettled=run.plan.settled)
+        if agreed.stop_requested:
+            return "interrupted"
+        if step >= run.plan.total_steps:
+            return run.plan.limited_by
+        if agreed.out_of_time:
+            return "max_minutes"
+        return None
+
+    def validation_due(self, step: int) -> bool:
+        every = self.run.plan.eval_every
+        return every is not None and step % every == 0
+
+    def is_last(self, step: int) -> bool:
+        return step >= self.run.plan.total_steps
+
+    @contextlib.contextmanager
+    def validation(self, last: bool) -> Iterator[None]:
+        """Time the validation inside (not training: the speed leaves it out); after one before
+        the last, re-settle the plan where the schedule still allows."""
+        step, began = self.run.progress.step, self.seconds()
+        self._lap(step, began)
+        yield
+        ended = self.seconds()
+        for meter in (self.start_meter, self.meter):
+            if meter is not None:
+                meter.skip(step, ended)
+        if last or not self.run.plan.settled:
+            return
+        if self.prices is not None:
+            self.prices = replace(self.prices, periodic=ended - began)
+        if self.run.world.is_main:
+            self.pending = self._resettled(step, ended)
+
+    def ending_note(self, reason: str) -> str | None:
+        """A line for people where the run did not end its plan at the end of its budget."""
+        run, p = self.run, self.run.progress
+        plan, budget = run.plan, self.budget_seconds
+        if not plan.settled or budget is None or p.step <= self.first_step:
+            return None
+        if reason == "max_minutes" and p.step < plan.total_steps:
+            return (
+                f"the time budget ran out at step {p.step:,}, {plan.total_steps - p.step:,} steps before "
+                "the plan's end: training slowed down after the plan was last settled"
+            )
+        left = budget - p.seconds
+        if reason == "max_minutes" and plan.limited_by == "max_minutes" and left > 0.05 * budget:
+            return (
+                f"the plan ended {left:.0f} s before the end of its budget: training sped up after "
+                "the plan was last settled"
+            )
+        return None
+
+    # -- measuring and settling ------------------------------------------------------------------
+    def _lap(self, step: int, now: float) -> None:
+        self.checks += 1
+        last = self.start_meter
+        if step > last.last_step and self.checks > SKIP_STEPS + 1:
+            self.step_seconds = (now - last.last_seconds) / (step - last.last_step)
+        self.start_meter.lap(step, now)
+        if self.meter is not None:
+            self.meter.lap(step, now)
+        elif self.checks == SKIP_STEPS + 1:
+            self.meter = _Meter(step, now)
+
+    def _first_plan(self, step: int, now: float) -> StepPlan | None:
+        """Rank 0's first plan, once the first steps have been measured (or the plan is needed
+        now: the next step's rate would depend on it); else None."""
+        run = self.run
+        if run.plan.settled or not run.world.is_main or self.start_meter.steps == 0:
+            return None
+        meter = self.meter
+        enough = meter is not None and meter.steps >= MEASURE_STEPS and meter.seconds >= MEASURE_SECONDS
+        needed = step > run.config.schedule.decay_start(run.plan.total_steps)
+        if not (enough or needed):
+            return None
+        seconds_per_step = (meter if meter is not None and meter.steps else self.start_meter).seconds_per_step
+        self.prices = self._probe()
+        now = self.seconds()  # the probes took time too
+        for started in (self.start_meter, self.meter):
+            if started is not None:
+                started.skip(step, now)
+        return self._settle(step, now, seconds_per_step, shortest=step)
+
+    def _resettled(self, step: int, now: float) -> StepPlan | None:
+        """After a validation: the plan settled anew from the speed since the last one, where
+        the budget sizes the run, no step has yet taken a rate that depends on the plan, and it
+        differs enough from the current plan; else None."""
+        run, meter = self.run, self.meter
+        schedule = run.config.schedule
+        if self.budget_seconds is None or meter is None or meter.steps == 0:
+            return None
+        shortest = schedule.shortest_plan_from(step)
+        if shortest is None or not schedule.plan_may_change(step, run.plan.total_steps):
+            return None  # the decay has begun: the plan can no longer change
+        if self.prices is None:
+            self.prices = self._probe()
+            now = self.seconds()
+        plan = self._settle(step, now, meter.seconds_per_step, shortest=shortest)
+        self.meter = _Meter(step, now)
+        current = run.plan.total_steps
+        if abs(plan.total_steps - current) <= REPLAN_TOLERANCE * current:
+            return None
+        return plan
+
+    def _settle(self, step: int, now: float, seconds_per_step: float, shortest: int) -> StepPlan:
+        run = self.run
+        assert self.prices is not None
+        return settle(
+            self.asked,
+            step=step,
+            seconds_spent=now,
+            budget_seconds=self.budget_seconds,
+            seconds_per_step=seconds_per_step,
+            seconds_per_validation=self.prices.periodic,
+            seconds_per_last_validation=self.prices.last,
+            eval_every=run.config.eval_every,
+            chars_per_step=run.chars_per_step,
+            shortest=shortest,
+        )
+
+    def _probe(self) -> _Prices:
+        """Time a short stretch of each kind of validation (one probe if they are the same kind)."""
+        run = self.run
+        periodic, last = validation_streams(run.config, last=False), validation_streams(run.config, last=True)
+        periodic_seconds = seconds_per_validation(run, self.clock, periodic)
+        if last == periodic:
+            return _Prices(periodic_seconds, 1.0)
+        last_seconds = seconds_per_validation(run, self.clock, last)
+        return _Prices(periodic_seconds, last_seconds / max(periodic_seconds, 1e-9))
+
+    def _adopt(self, plan: StepPlan, resettled: bool) -> None:
+        run = self.run
+        run.plan = plan
+        run.plans.append(plan)
+        windows, chars, p = run.layout.windows_per_epoch, run.chars_per_step, run.progress
+        self.observers.on_message(describe(plan, windows, run.config.max_minutes, chars, resettled))
+        self.observers.on_plan(PlanSettled(p.step, run.epoch, p.chars_seen, round(p.seconds, 3), plan))
+
+    def _agree(self, stop: StopRequest, now: float, proposal: StepPlan | None) -> _Agreed:
+        """A signal seen by any rank stops all; rank 0's clock and plan are everyone's."""
+        main = self.run.world.is_main
+        held_back = self.prices.last if self.prices is not None and self.run.plan.settled else 0.0
+        next_ends = (
+            now + self.step_seconds + held_back
+        )  # when the next step and the last validation would end
+        late = main and self.budget_seconds is not None and next_ends > self.budget_seconds
+        plan = proposal if main else None
+        requested, out_of_time, total_plus_one, limit, speed, every = self.collective.max(
+            [
+                float(stop.requested),
+                float(late),
+                plan.total_steps + 1.0 if plan else 0.0,  # exact in a float64: plans < UNLIMITED
+                float(LIMITS.index(plan.limited_by)) if plan else 0.0,
+                (plan.chars_per_sec or 0.0) if plan else 0.0,
+                float(plan.eval_every or 0) if plan else 0.0,
+            ]
+        )
+        if requested:
+            stop.request(stop.signum or signal.SIGINT)
+        agreed = None
+        if total_plus_one:
+            total = min(int(total_plus_one) - 1, UNLIMITED)
+            step = self.run.progress.step
+            agreed = StepPlan(total, LIMITS[int(limit)], True, speed or None, step, int(every) or None)
+        return _Agreed(bool(requested), bool(out_of_time), agreed)
