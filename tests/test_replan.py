@@ -49,12 +49,13 @@ def _plans(checkpoint_dir: Path) -> list[dict]:
     return [r for r in read_metrics(checkpoint_dir / "metrics.jsonl") if r["event"] == "plan"]
 
 
+@pytest.mark.parametrize("eval_every", [10, 1000])  # 1000: no validation before the last
 @pytest.mark.parametrize(("after", "name"), [(0.5, "twice as fast"), (2.0, "half as fast")])
 def test_a_run_whose_speed_changes_mid_way_still_ends_at_its_budget_with_the_rate_at_its_floor(
-    make_config, tmp_path, after, name
+    make_config, tmp_path, after, name, eval_every
 ):
     clock = StepClock(lambda step: 1.0 if step <= 30 else after)
-    config = make_config(**RUN)
+    config = make_config(**{**RUN, "eval_every": eval_every})
     result = train(config, [clock], clock=clock)
     budget = BUDGET_MINUTES * 60
     plans = _plans(Path(config.checkpoint_dir))

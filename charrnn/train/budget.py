@@ -8,11 +8,12 @@ The training loop asks `stop_reason()` before every step and wraps every validat
   every invocation of a run (`Progress.seconds`), as `--max-minutes` does.
 - The first plan (plan.py's `settle`) comes after at least MEASURE_STEPS steps and
   MEASURE_SECONDS seconds, from their speed and probes of what a validation pass costs.
-- After every validation before the decay starts, the speed of the steps since the validation
-  before is measured and the plan re-settled from it, so the decay ends at about the end of the
-  budget although the machine sped up or slowed down. A re-settled plan is adopted where it
-  differs from the current one by more than REPLAN_TOLERANCE; every plan adopted is told to the
-  observers (metrics.jsonl) and kept in the checkpoint.
+- Until the decay starts, after every RESETTLE_SHARE of the budget and every validation, the
+  plan is re-settled from the speed of the steps since the re-settling before last (about a
+  minute), so the decay ends at about the end of the budget although the machine sped up or
+  slowed down. A re-settled plan is adopted where it differs from the current one by more than
+  REPLAN_TOLERANCE; every plan adopted is told to the observers (metrics.jsonl) and kept in the
+  checkpoint.
 - The budget holds back the price of the run's last validation: the clock stops a run that has
   fallen behind its plan before a step that would leave too little time for that validation to
   end within the budget (the next step is expected to take as long as the latest one).
@@ -45,6 +46,9 @@ MEASURE_STEPS = 10
 MEASURE_SECONDS = 10.0
 # A re-settled plan this close to the current one (a fraction of its steps) is not adopted.
 REPLAN_TOLERANCE = 0.005
+# Until the decay starts, the plan is re-settled after every validation and after each stretch of
+# training this share of the budget long (30 s of the default 9.5 minutes).
+RESETTLE_SHARE = 0.05
 
 
 class _Meter:
@@ -110,6 +114,7 @@ class Budget:
         self.start_meter = _Meter(run.progress.step, run.progress.seconds)  # from the invocation's start
         self.step_seconds = 0.0  # the latest step's seconds: the next one is expected to take as long
         self.meter: _Meter | None = None  # from the first step measured, reset at each re-settle
+        self.before: _Meter | None = None  # the stretch before the last re-settle
         self.prices: _Prices | None = None
         self.pending: StepPlan | None = None  # a plan re-settled after a validation, to agree on
 
@@ -128,7 +133,7 @@ class Budget:
             synchronize(run.device)
         now = self.seconds()
         self._lap(step, now)
-        proposal, self.pending = self.pending or self._first_plan(step, now), None
+        proposal, self.pending = self.pending or self._first_plan(step, now) or self._due(step, now), None
         agreed = self._agree(stop, now, proposal)
         if agreed.plan is not None:
             self._adopt(agreed.plan, resettled=run.plan.settled)
@@ -215,8 +220,15 @@ class Budget:
                 started.skip(step, now)
         return self._settle(step, now, seconds_per_step, shortest=step)
 
+    def _due(self, step: int, now: float) -> StepPlan | None:
+        """Rank 0's plan re-settled, once RESETTLE_SHARE of the budget has passed since the last."""
+        meter, budget = self.meter, self.budget_seconds
+        if not self.run.plan.settled or not self.run.world.is_main or meter is None or budget is None:
+            return None
+        return self._resettled(step, now) if meter.seconds >= RESETTLE_SHARE * budget else None
+
     def _resettled(self, step: int, now: float) -> StepPlan | None:
-        """After a validation: the plan settled anew from the speed since the last one, where
+        """The plan settled anew from the speed of the latest two stretches of training, where
         the budget sizes the run, no step has yet taken a rate that depends on the plan, and it
         differs enough from the current plan; else None."""
         run, meter = self.run, self.meter
@@ -229,8 +241,12 @@ class Budget:
         if self.prices is None:
             self.prices = self._probe()
             now = self.seconds()
-        plan = self._settle(step, now, meter.seconds_per_step, shortest=shortest)
-        self.meter = _Meter(step, now)
+        # The speed over this stretch and the one before (about a minute): a step change in the
+        # machine's speed is followed within two stretches, and a noisy one is not chased.
+        before = self.before or _Meter(step, now)
+        seconds_per_step = (meter.seconds + before.seconds) / (meter.steps + before.steps)
+        plan = self._settle(step, now, seconds_per_step, shortest=shortest)
+        self.before, self.meter = meter, _Meter(step, now)
         current = run.plan.total_steps
         if abs(plan.total_steps - current) <= REPLAN_TOLERANCE * current:
             return None
