@@ -123,3 +123,11 @@ def test_a_resumed_run_continues_its_plans_and_ends_as_the_run_never_interrupted
     whole = last_checkpoint(tmp_path / "whole").training
     assert after[-1].total_steps == whole.plan.total_steps
     assert_same_bytes(tmp_path / "whole", tmp_path / "split")
+
+
+def test_a_re_settled_plan_keeps_the_first_plan_s_validation_cadence(make_config):
+    clock = StepClock(lambda step: 1.0 if step <= 30 else 0.5)
+    config = make_config(**{**RUN, "eval_every": None})
+    train(config, [clock], clock=clock)
+    plans = _plans(Path(config.checkpoint_dir))
+    assert len(plans) >= 2 and len({p["eval_every"] for p in plans}) == 1

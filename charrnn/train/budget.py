@@ -263,7 +263,8 @@ class Budget:
             seconds_per_step=seconds_per_step,
             seconds_per_validation=self.prices.periodic,
             seconds_per_last_validation=self.prices.last,
-            eval_every=run.config.eval_every,
+            # the cadence of the first plan stays: a changed one would validate again at once
+            eval_every=run.config.eval_every or (run.plan.eval_every if run.plan.settled else None),
             chars_per_step=run.chars_per_step,
             shortest=shortest,
         )
