@@ -55,6 +55,8 @@ def run(corpus: str, words: list[str], minutes: float | None, root: Path) -> dic
         "command_seconds": round(wall, 1),
         "precision": Checkpoint.load(ck / "last.pt").training.precision,  # type: ignore[union-attr]
         "plan_steps": plan["total_steps"],
+        "plans": [(r["step"], r["total_steps"]) for r in records if r["event"] == "plan"],  # (at, steps)
+        "run_seconds_at_last_validation": final["seconds"],
         "chars_per_sec_measured": round(plan["chars_per_sec"] or 0),
         "steps": final["step"],
         "epochs": round(final["epoch"], 2),

@@ -8,12 +8,12 @@ The training loop asks `stop_reason()` before every step and wraps every validat
   every invocation of a run (`Progress.seconds`), as `--max-minutes` does.
 - The first plan (plan.py's `settle`) comes after at least MEASURE_STEPS steps and
   MEASURE_SECONDS seconds, from their speed and probes of what a validation pass costs.
-- Until the decay starts, after every RESETTLE_SHARE of the budget and every validation, the
-  plan is re-settled from the speed of the steps since the re-settling before last (about a
-  minute), so the decay ends at about the end of the budget although the machine sped up or
-  slowed down. A re-settled plan is adopted where it differs from the current one by more than
-  REPLAN_TOLERANCE; every plan adopted is told to the observers (metrics.jsonl) and kept in the
-  checkpoint.
+- Until the decay starts, after every RESETTLE_SHARE of the budget's training, the plan is
+  re-settled from the speed of the slowest of the latest STRETCHES such stretches (a
+  validation's time left out, its cost measured for the plan), so the decay ends at about the
+  end of the budget although the machine sped up or slowed down. A re-settled plan is adopted
+  where it differs from the current one by more than REPLAN_TOLERANCE; every plan adopted is
+  told to the observers (metrics.jsonl) and kept in the checkpoint.
 - The budget holds back the price of the run's last validation: the clock stops a run that has
   fallen behind its plan before a step that would leave too little time for that validation to
   end within the budget (the next step is expected to take as long as the latest one).
@@ -25,6 +25,7 @@ plans are everyone's (one small all-reduce per step).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import signal
 from collections.abc import Callable, Iterator
@@ -49,6 +50,7 @@ REPLAN_TOLERANCE = 0.005
 # Until the decay starts, the plan is re-settled after every validation and after each stretch of
 # training this share of the budget long (30 s of the default 9.5 minutes).
 RESETTLE_SHARE = 0.05
+STRETCHES = 3  # the speed planned on: the slowest of the latest stretches
 
 
 class _Meter:
@@ -114,9 +116,8 @@ class Budget:
         self.start_meter = _Meter(run.progress.step, run.progress.seconds)  # from the invocation's start
         self.step_seconds = 0.0  # the latest step's seconds: the next one is expected to take as long
         self.meter: _Meter | None = None  # from the first step measured, reset at each re-settle
-        self.before: _Meter | None = None  # the stretch before the last re-settle
+        self.stretches: collections.deque[_Meter] = collections.deque(maxlen=STRETCHES - 1)  # the last ones
         self.prices: _Prices | None = None
-        self.pending: StepPlan | None = None  # a plan re-settled after a validation, to agree on
 
     # -- the loop's questions -------------------------------------------------------------------
     def seconds(self) -> float:
@@ -133,7 +134,7 @@ class Budget:
             synchronize(run.device)
         now = self.seconds()
         self._lap(step, now)
-        proposal, self.pending = self.pending or self._first_plan(step, now) or self._due(step, now), None
+        proposal = self._first_plan(step, now) or self._due(step, now)
         agreed = self._agree(stop, now, proposal)
         if agreed.plan is not None:
             self._adopt(agreed.plan, resettled=run.plan.settled)
@@ -154,8 +155,8 @@ class Budget:
 
     @contextlib.contextmanager
     def validation(self, last: bool) -> Iterator[None]:
-        """Time the validation inside (not training: the speed leaves it out); after one before
-        the last, re-settle the plan where the schedule still allows."""
+        """Time the validation inside (not training: the speed leaves it out); one before the
+        last prices the validations of the plans re-settled after it."""
         step, began = self.run.progress.step, self.seconds()
         self._lap(step, began)
         yield
@@ -167,8 +168,6 @@ class Budget:
             return
         if self.prices is not None:
             self.prices = replace(self.prices, periodic=ended - began)
-        if self.run.world.is_main:
-            self.pending = self._resettled(step, ended)
 
     def ending_note(self, reason: str) -> str | None:
         """A line for people where the run did not end its plan at the end of its budget."""
@@ -241,12 +240,13 @@ class Budget:
         if self.prices is None:
             self.prices = self._probe()
             now = self.seconds()
-        # The speed over this stretch and the one before (about a minute): a step change in the
-        # machine's speed is followed within two stretches, and a noisy one is not chased.
-        before = self.before or _Meter(step, now)
-        seconds_per_step = (meter.seconds + before.seconds) / (meter.steps + before.steps)
+        # The slowest of the latest STRETCHES stretches: a slower machine is followed at once, a
+        # faster one once it has stayed faster that long, and a fast moment of a noisy machine is
+        # not planned on (a run that falls behind after its decay began ends above its floor).
+        seconds_per_step = max(m.seconds_per_step for m in (meter, *self.stretches) if m.steps)
         plan = self._settle(step, now, seconds_per_step, shortest=shortest)
-        self.before, self.meter = meter, _Meter(step, now)
+        self.stretches.append(meter)
+        self.meter = _Meter(step, now)
         current = run.plan.total_steps
         if abs(plan.total_steps - current) <= REPLAN_TOLERANCE * current:
             return None
