@@ -1,38 +1,49 @@
-"""Sampling speed: charrnn's generation loop vs a naive per-character loop over the same model.
+"""Sampling speed: charrnn's generation loop against a naive per-character loop over the same
+model and against its ceiling, the same matrix-vector products bare.
 
-Both run in this process, on the same randomly initialised weights, at batch 1 on the CPU;
-the naive loop is what a hand-written notebook does: call the model on one character with the
-carried state, softmax, draw. (For mrnn/mlstm charrnn itself steps through the model's forward
-pass, so the two are expected to be close.) Also reports --num-samples 16 throughput
-(characters per second summed over the samples), and the ceiling that memory bandwidth puts on
-a batch-1 step: every float32 weight is read once per character, at the rate a large NumPy
-matrix-vector product reads memory on this machine (measured here, in the same run).
+All in this process, on the same randomly initialised weights, at batch 1 on the CPU, best of
+--rounds alternating rounds:
+- naive: what a hand-written notebook does: call the model on one character with the carried
+  state, softmax, draw;
+- charrnn: `generate_ids` (temperature 0.8), as `charrnn sample` runs it;
+- ceiling: a loop of nothing but the matrix-vector products a character needs, the Stepper's
+  own (same matrices, same buffers, same BLAS), so the ceiling holds whether the weights sit in
+  a cache or stream from memory. charrnn's share of it is what its other work (gates, sampling,
+  Python) costs. For mrnn/mlstm charrnn steps through the model's own forward pass: no ceiling.
+- 16 samples: --num-samples 16 throughput (characters per second summed over the samples).
 
-    python bench/sample_speed.py [--chars 3000] [--threads N] [--json bench/sample_speed.json]
+Half the bytes a character: the ceiling's products in PyTorch with float32, bfloat16 and
+float16 weights on the default model's shapes, and with --checkpoint, that model's nats/char
+on its validation text with its weights rounded to each.
+
+    python bench/sample_speed.py [--chars 3000] [--rounds 3] [--checkpoint checkpoints/best.pt]
+        [--json bench/sample_speed.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
+from machine import describe_machine
 
 from charrnn.generate.sampling import SampleConfig, generate_ids
+from charrnn.generate.stepper import Stepper
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
 from charrnn.runtime import configure_threads
 
 VOCAB = 65
-# Weights that multiply the first layer's input only: an input-side table lookup at batch 1.
-FIRST_INPUT_SIDE = {"weight_ih_l0", "layers.0.w_fx", "layers.0.w_hx", "layers.0.w_mx", "layers.0.w_x"}
+MODELS = "lstm:256 lstm:512 gru:256 gru:384 gru:512 mrnn:256 mlstm:256"
 
 
 @torch.no_grad()
-def naive_chars_per_sec(model: CharRNN, chars: int) -> float:
+def naive(model: CharRNN, chars: int) -> float:
     generator = torch.Generator().manual_seed(0)
     state = None
     x = torch.zeros(1, 1, dtype=torch.long)
@@ -44,7 +55,7 @@ def naive_chars_per_sec(model: CharRNN, chars: int) -> float:
     return chars / (time.perf_counter() - start)
 
 
-def charrnn_chars_per_sec(model: CharRNN, chars: int, num_samples: int = 1) -> float:
+def charrnn(model: CharRNN, chars: int, num_samples: int = 1) -> float:
     generator = torch.Generator().manual_seed(0)
     config = SampleConfig(length=chars, temperature=0.8, num_samples=num_samples)
     start = time.perf_counter()
@@ -53,75 +64,136 @@ def charrnn_chars_per_sec(model: CharRNN, chars: int, num_samples: int = 1) -> f
     return chars * num_samples / (time.perf_counter() - start)
 
 
-def gemv_bytes_per_sec(megabytes: int = 32) -> float:
-    """Memory read rate of a float32 matrix-vector product too large for any cache."""
-    rows = megabytes * 2**20 // (4 * 1024)
-    w = np.random.default_rng(0).standard_normal((rows, 1024), dtype=np.float32)
-    x, out = np.ones(1024, dtype=np.float32), np.empty(rows, dtype=np.float32)
-    np.dot(w, x, out=out)
-    best = math.inf
-    for _ in range(20):
-        start = time.perf_counter()
-        np.dot(w, x, out=out)
-        best = min(best, time.perf_counter() - start)
-    return w.nbytes / best
+def ceiling(model: CharRNN, chars: int) -> float:
+    """Characters a second of the Stepper's matrix-vector products alone."""
+    products = Stepper(model, 1).products()
+    start = time.perf_counter()
+    for _ in range(chars):
+        for product in products:
+            product()
+    return chars / (time.perf_counter() - start)
 
 
-def weight_bytes_per_char(model: CharRNN) -> int:
-    """float32 bytes a batch-1 step reads: recurrent weights (layer 0's input side is a table
-    lookup) and the output layer."""
-    recurrent = sum(p.numel() for n, p in model.recurrent.named_parameters() if n not in FIRST_INPUT_SIDE)
-    return 4 * (recurrent + model.head.weight.numel())
+def best(measure: Callable[[], float], rounds: int) -> float:
+    return max(measure() for _ in range(rounds))
+
+
+def speed_rows(models: list[str], chars: int, rounds: int) -> list[dict]:
+    rows = []
+    for spec in models:
+        cell, hidden = spec.split(":")
+        torch.manual_seed(0)
+        config = ModelConfig(vocab_size=VOCAB, cell=cell, num_layers=2, hidden_size=int(hidden))
+        model = CharRNN(config).eval()
+        stepped = cell in ("lstm", "gru", "rnn")
+        naive(model, 200), charrnn(model, 200)  # warm-up
+        figures = {"naive": 0.0, "charrnn": 0.0, "ceiling": 0.0}
+        for _ in range(rounds):  # alternating, so a slow moment costs each alike
+            figures["naive"] = max(figures["naive"], naive(model, chars // 3))
+            figures["charrnn"] = max(figures["charrnn"], charrnn(model, chars))
+            if stepped:
+                figures["ceiling"] = max(figures["ceiling"], ceiling(model, chars))
+        batch16 = charrnn(model, chars // 4, num_samples=16)
+        rows.append(
+            {
+                "model": f"2x{hidden} {cell}",
+                "naive_chars_per_sec": figures["naive"],
+                "charrnn_chars_per_sec": figures["charrnn"],
+                "ceiling_chars_per_sec": figures["ceiling"] or None,
+                "share_of_ceiling": figures["charrnn"] / figures["ceiling"] if stepped else None,
+                "num_samples_16_chars_per_sec": batch16,
+            }
+        )
+    return rows
+
+
+def half_speeds(hidden: int, chars: int, rounds: int) -> dict[str, float]:
+    """The default GRU's products (3 of 3H x H, the head) as torch.mv, per weight dtype."""
+    shapes = [(3 * hidden, hidden)] * 3 + [(VOCAB, hidden)]
+    speeds = {}
+    for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16), ("float16", torch.float16)):
+        weights = [torch.randn(shape).to(dtype) for shape in shapes]
+        x = torch.randn(hidden).to(dtype)
+        outs = [torch.empty(shape[0], dtype=dtype) for shape in shapes]
+
+        def loop(n: int, weights: list = weights, x: torch.Tensor = x, outs: list = outs) -> float:
+            start = time.perf_counter()
+            for _ in range(n):
+                for w, out in zip(weights, outs, strict=True):
+                    torch.mv(w, x, out=out)
+            return n / (time.perf_counter() - start)
+
+        loop(50)
+        speeds[name] = best(lambda loop=loop: loop(chars), rounds)
+    return speeds
+
+
+def rounded_losses(checkpoint: Path, chars: int) -> dict[str, float]:
+    """nats/char over the first `chars` of the checkpoint's validation text, exact, its weights
+    rounded to each dtype (the arithmetic in float32)."""
+    from charrnn.measure.loss import text_loss
+    from charrnn.model.checkpoint import load_model
+    from charrnn.model.trained_on import trained_on
+
+    loaded = load_model(checkpoint)
+    val_ids = trained_on(loaded, checkpoint, instead="").validation[: chars + 1]
+    losses = {}
+    for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16), ("float16", torch.float16)):
+        model = loaded.checkpoint.build_model("cpu")
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.to(dtype).float())
+        losses[name] = text_loss(model, val_ids, torch.device("cpu"), "fp32").nats_per_char
+    return losses
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--json", default="bench/sample_speed.json")
-    parser.add_argument("--cells", default="lstm,gru,mrnn,mlstm")
+    parser.add_argument("--models", nargs="+", default=MODELS.split())
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="also: its nats/char with rounded weights"
+    )
+    parser.add_argument("--eval-chars", type=int, default=20_000)
+    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     threads = configure_threads(args.threads)
-    rows = []
-    bandwidth = gemv_bytes_per_sec()
-    print(f"batch-1 sampling on the CPU, {threads} threads, {args.chars} characters per measurement")
-    print(f"memory read by a float32 matrix-vector product: {bandwidth / 1e9:.1f} GB/s")
-    print(
-        f"{'model':<12}{'naive chars/s':>15}{'charrnn chars/s':>17}{'ratio':>8}"
-        f"{'ceiling chars/s':>17}{'16 samples chars/s':>20}"
-    )
-    for cell in args.cells.split(","):
-        for hidden in (256, 512):
-            torch.manual_seed(0)
-            model = CharRNN(ModelConfig(vocab_size=VOCAB, cell=cell, num_layers=2, hidden_size=hidden)).eval()
-            naive_chars_per_sec(model, 200)  # warm-up
-            charrnn_chars_per_sec(model, 200)
-            naive = naive_chars_per_sec(model, args.chars)
-            ours = charrnn_chars_per_sec(model, args.chars)
-            batch16 = charrnn_chars_per_sec(model, args.chars // 4, num_samples=16)
-            name = f"2x{hidden} {cell}"
-            ceiling = bandwidth / weight_bytes_per_char(model)
-            print(
-                f"{name:<12}{naive:>15,.0f}{ours:>17,.0f}{ours / naive:>7.1f}x"
-                f"{ceiling:>17,.0f}{batch16:>20,.0f}"
-            )
-            rows.append(
-                {
-                    "model": name,
-                    "naive_chars_per_sec": naive,
-                    "charrnn_chars_per_sec": ours,
-                    "ratio": ours / naive,
-                    "bandwidth_ceiling_chars_per_sec": ceiling,
-                    "num_samples_16_chars_per_sec": batch16,
-                }
-            )
-    with open(args.json, "w") as f:
-        json.dump(
-            {"threads": threads, "chars": args.chars, "gemv_bytes_per_sec": bandwidth, "rows": rows},
-            f,
-            indent=2,
+    print(f"{describe_machine()}; batch-1 sampling, {threads} threads, best of {args.rounds} rounds")
+    rows = speed_rows(args.models, args.chars, args.rounds)
+    columns = f"{'naive':>10}{'charrnn':>10}{'vs naive':>10}{'ceiling':>10}{'share':>8}{'16 samples':>12}"
+    print(f"{'model':<12}{columns}")
+    for r in rows:
+        share = f"{r['share_of_ceiling']:.0%}" if r["share_of_ceiling"] else "–"
+        top = f"{r['ceiling_chars_per_sec']:,.0f}" if r["ceiling_chars_per_sec"] else "–"
+        print(
+            f"{r['model']:<12}{r['naive_chars_per_sec']:>10,.0f}{r['charrnn_chars_per_sec']:>10,.0f}"
+            f"{r['charrnn_chars_per_sec'] / r['naive_chars_per_sec']:>9.1f}x{top:>10}{share:>8}"
+            f"{r['num_samples_16_chars_per_sec']:>12,.0f}"
         )
-    print(f"wrote {args.json}")
+    halves = half_speeds(384, args.chars, args.rounds)
+    print(
+        "the 2x384 GRU's products in torch.mv, chars/s: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in halves.items())
+    )
+    losses = rounded_losses(args.checkpoint, args.eval_chars) if args.checkpoint else {}
+    if losses:
+        base = losses["float32"]
+        print(
+            f"{args.checkpoint}, {args.eval_chars:,} validation characters, weights rounded: "
+            + ", ".join(f"{k} {v:.5f} ({v - base:+.5f})" for k, v in losses.items())
+        )
+    if args.json:
+        payload = {
+            "cpu": describe_machine(),
+            "threads": threads,
+            "chars": args.chars,
+            "rows": rows,
+            "torch_mv_chars_per_sec": halves,
+            "rounded_weights_nats_per_char": losses,
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 if __name__ == "__main__":
