@@ -116,11 +116,13 @@ def measure_run(source: str, neighbours: int, steps: int, corpus: str) -> float:
     try:
         time.sleep(0.5 if busy else 0.0)
         with tempfile.TemporaryDirectory() as tmp:
-            command = [sys.executable, "-m", "charrnn", "train", corpus, "--checkpoint-dir", tmp]
+            # run from `tmp`: `python -m` puts the working directory before PYTHONPATH
+            command = [sys.executable, "-m", "charrnn", "train", str(Path(corpus).resolve())]
+            command += ["--checkpoint-dir", tmp]
             command += ["--max-steps", str(steps), "--max-minutes", "0", "--eval-every", str(steps)]
             command += ["--log-every", "10", "--sample-chars", "0", "--quiet"]
             env = {**environment("default"), "PYTHONPATH": str(Path(source).resolve())}
-            subprocess.run(command, env=env, check=True, capture_output=True)
+            subprocess.run(command, env=env, check=True, capture_output=True, cwd=tmp)
             logs = [json.loads(line) for line in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
         logs = [r for r in logs if r["event"] == "train"]
         first, last = logs[0], logs[-1]

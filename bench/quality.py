@@ -38,15 +38,20 @@ ALTERNATIVES = [
 
 
 def run(corpus: str, words: list[str], minutes: float | None, root: Path) -> dict:
+    root.mkdir(parents=True, exist_ok=True)
     ck = root / "ck"
-    command = [sys.executable, "-m", "charrnn", "train", corpus, "--checkpoint-dir", str(ck), "--quiet"]
+    # run from `root`: `python -m` puts the working directory before PYTHONPATH (another tree)
+    command = [sys.executable, "-m", "charrnn", "train", str(Path(corpus).resolve())]
+    command += ["--checkpoint-dir", str(ck.resolve()), "--quiet"]
     command += ["--max-minutes", str(minutes)] if minutes is not None else []
     started = time.perf_counter()
-    subprocess.run([*command, *words], check=True)
+    subprocess.run([*command, *words], check=True, cwd=root)
     wall = time.perf_counter() - started
     records = [json.loads(line) for line in (ck / "metrics.jsonl").read_text().splitlines() if line]
-    measure = [sys.executable, "-m", "charrnn", "perplexity", "--checkpoint", str(ck / "last.pt")]
-    measured = subprocess.run([*measure, "--json", "--no-baselines"], check=True, capture_output=True)
+    measure = [sys.executable, "-m", "charrnn", "perplexity", "--checkpoint", str((ck / "last.pt").resolve())]
+    measured = subprocess.run(
+        [*measure, "--json", "--no-baselines"], check=True, capture_output=True, cwd=root
+    )
     row = json.loads(measured.stdout)["texts"][0]
     (plan,) = [r for r in records if r["event"] == "plan"][-1:]
     final = [r for r in records if r["event"] == "val"][-1]  # a run ends with a validation
