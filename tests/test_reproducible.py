@@ -122,12 +122,15 @@ class Clock:
         return self.now
 
 
-def test_a_budget_is_turned_into_a_plan_once_and_the_rate_reaches_its_floor(make_config, tmp_path):
+def test_a_budget_is_turned_into_a_plan_and_the_rate_reaches_its_floor(make_config, tmp_path):
     config = make_config(epochs=100, max_steps=None, max_minutes=1.0, warmup_steps=20, eval_every=1000)
     result = train(config, clock=Clock(0.05))
     records = read_metrics(Path(config.checkpoint_dir) / "metrics.jsonl")
-    (plan,) = [r for r in records if r["event"] == "plan"]
-    assert plan["limited_by"] == "max_minutes" and plan["step"] <= 21
+    plans = [r for r in records if r["event"] == "plan"]  # settled before warm-up ends, maybe re-settled
+    plan = plans[-1]
+    first = plans[0]  # settled before any step's rate depended on it
+    assert first["step"] <= config.schedule.decay_start(first["total_steps"]) + 1
+    assert plan["limited_by"] == "max_minutes"
     assert result.stop_reason == "max_minutes" and result.step == plan["total_steps"]
     steps = [r for r in records if r["event"] == "train"]
     assert steps[-1]["step"] == plan["total_steps"]

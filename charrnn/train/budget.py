@@ -247,6 +247,9 @@ class Budget:
         plan = self._settle(step, now, seconds_per_step, shortest=shortest)
         self.stretches.append(meter)
         self.meter = _Meter(step, now)
+        assert self.budget_seconds is not None
+        if now + (plan.total_steps - step) * seconds_per_step > self.budget_seconds:
+            return None  # not even the shortest plan fits: the clock cuts the run, and says so
         current = run.plan.total_steps
         if abs(plan.total_steps - current) <= REPLAN_TOLERANCE * current:
             return None
