@@ -227,7 +227,7 @@ class Budget:
         return self._resettled(step, now) if meter.seconds >= RESETTLE_SHARE * budget else None
 
     def _resettled(self, step: int, now: float) -> StepPlan | None:
-        """The plan settled anew from the speed of the latest two stretches of training, where
+        """The plan settled anew from the slowest of the latest STRETCHES stretches of training, where
         the budget sizes the run, no step has yet taken a rate that depends on the plan, and it
         differs enough from the current plan; else None."""
         run, meter = self.run, self.meter
@@ -236,7 +236,8 @@ class Budget:
             return None
         shortest = schedule.shortest_plan_from(step)
         if shortest is None or not schedule.plan_may_change(step, run.plan.total_steps):
-            return None  # the decay has begun: the plan can no longer change
+            self.meter = None  # the decay has begun: the plan can no longer change, stop asking
+            return None
         if self.prices is None:
             self.prices = self._probe()
             now = self.seconds()
