@@ -139,6 +139,8 @@ CASES = [
     Case("train --layers -1", lambda w: w.flag("--layers", "-1"), "--layers must be positive"),
     Case("train --embed 0", lambda w: w.flag("--embed", "0"), "--embed must be positive"),
     Case("train --batch-size 0", lambda w: w.flag("--batch-size", "0"), "--batch-size must be positive"),
+    Case("train --decay-frac 0", lambda w: w.flag("--decay-frac", "0"), "--decay-frac must be in"),
+    Case("train --decay-frac 1.5", lambda w: w.flag("--decay-frac", "1.5"), "--decay-frac must be in"),
     Case("train --seq-len 0", lambda w: w.flag("--seq-len", "0"), "--seq-len must be positive"),
     Case("train --dropout 1", lambda w: w.flag("--dropout", "1.0"), "--dropout must be in [0, 1)"),
     Case("train --val-frac 1.5", lambda w: w.flag("--val-frac", "1.5"), "--val-frac must be in (0, 1)"),
