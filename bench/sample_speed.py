@@ -16,7 +16,7 @@ Half the bytes a character: the ceiling's products in PyTorch with float32, bflo
 float16 weights on the default model's shapes, and with --checkpoint, that model's nats/char
 on its validation text with its weights rounded to each.
 
-    python bench/sample_speed.py [--chars 3000] [--rounds 3] [--checkpoint checkpoints/best.pt]
+    python bench/sample_speed.py [--chars 3000] [--rounds 5] [--checkpoint checkpoints/best.pt]
         [--json bench/sample_speed.json]
 """
 
@@ -69,8 +69,8 @@ def ceiling(model: CharRNN, chars: int) -> float:
     products = Stepper(model, 1).products()
     start = time.perf_counter()
     for _ in range(chars):
-        for product in products:
-            product()
+        for f, args in products:
+            f(*args)
     return chars / (time.perf_counter() - start)
 
 
@@ -150,7 +150,7 @@ def rounded_losses(checkpoint: Path, chars: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--models", nargs="+", default=MODELS.split())
     parser.add_argument(

@@ -1,4 +1,5 @@
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,29 @@ def test_stepper_equals_the_full_sequence_forward(cell, num_layers, batch):
     for t in range(4, 9):  # each step consumes one character and predicts the next
         logits = stepper.step(ids[:, t].numpy())
         assert np.allclose(logits, full[:, t].numpy(), atol=1e-5), t
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_stepper_with_gates_saturated_shut_equals_the_forward_without_a_warning(cell):
+    """Weights scaled up until gate pre-activations pass -88, where exp(-x) overflows float32:
+    the gate is still 0 (1 / inf), the logits still equal the forward pass, nothing is printed."""
+    torch.manual_seed(1)
+    model = CharRNN(ModelConfig(vocab_size=7, cell=cell, num_layers=2, hidden_size=8, embed_size=4)).eval()
+    with torch.no_grad():
+        for p in model.recurrent.parameters():
+            p.mul_(400)
+    ids = torch.randint(0, 7, (1, 12))
+    with torch.no_grad():
+        full, _ = model(ids)
+        _, state = model(ids[:, :1])
+    stepper = Stepper(model, batch_size=1)
+    stepper.load_state(state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for t in range(1, 12):
+            logits = stepper.step(ids[:, t].numpy())
+            assert np.allclose(logits, full[:, t].numpy(), atol=1e-4), t
+    assert np.isfinite(logits).all()
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 100])

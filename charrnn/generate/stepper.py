@@ -2,25 +2,34 @@
 
 nn.LSTM/GRU/RNN are built for whole sequences; calling them once per character pays module,
 dispatcher and layout overhead on every step (~5-10 µs per torch op, a dozen ops per layer).
-A Stepper copies the weights once into NumPy float32 arrays and steps with NumPy, whose
-per-call overhead is ~1 µs and whose BLAS matrix-vector product reads the weights at the
-machine's memory bandwidth on every core (bench/sample_speed.py has the figures):
+A Stepper copies the weights once into NumPy float32 arrays and plans the step once, as a flat
+list of NumPy calls on buffers allocated up front (each call ~1 µs of overhead; the BLAS
+matrix-vector products read the weights at the machine's bandwidth; bench/sample_speed.py has
+the figures). The plan spends as few calls as the arithmetic allows:
 
 - the embedding is folded into the first layer's input projection: a (V, G) table, so the
-  first layer's input term is a row lookup instead of an embedding plus a matrix product;
-- for the layers above, input and recurrent weights are concatenated, so each LSTM/RNN layer
-  costs one matrix-vector product on [x, h] (GRU keeps them apart: its candidate gate scales
-  the recurrent term alone by r);
-- the LSTM gates are reordered (i, f, o, g) so that one sigmoid covers three of them;
-- every intermediate lives in a buffer allocated once, and every slice of it is taken once;
-  the step writes into them in place.
+  first layer's input term is one row lookup instead of an embedding plus a matrix product;
+- one product a layer: as soon as layer k's new h is known, one matrix-vector product gives
+  both the input term of the layer above (above the top layer: the logits) and layer k's own
+  recurrent term for the next step; a GRU's two terms stay apart (its candidate gate scales
+  the recurrent one alone by r);
+- every layer's hidden state has a slot, [h, 1, 0, ...] padded to a multiple of 16 floats:
+  the biases are a column of the weights (no bias adds), a product reads the slot where it
+  lies (no copies), and rows stay 64-byte aligned (OpenBLAS also threads a product
+  only above a size that, e.g., a 384-wide GRU layer just missed unpadded);
+- the sigmoid gates' rows are negated in the weights (exact), so that the product holds -x and
+  a gate is 1 / d with d = 1 + exp(-x) (NumPy's exp is vectorised, its tanh is not); a gate
+  only ever multiplies, so each product by it is a division by d; the LSTM's gates are
+  reordered (i, f, o, g) so that one exp covers three of them.
 
 The arithmetic is float32 throughout: the logits equal a full-sequence forward pass to ~1e-6.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,53 +39,27 @@ from charrnn.model.network import CharRNN
 from charrnn.runtime import ids_to_device
 
 Array = np.ndarray
+Call = tuple[Callable[..., Any], tuple[Any, ...]]  # one planned call: f(*args)
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+SIGMOID_GATES = {"lstm": 3, "gru": 2, "rnn": 0}  # the leading gates (after reordering)
+ALIGN = 16  # floats: 64 bytes
 
 
 def _numpy(t: torch.Tensor) -> Array:
     return np.ascontiguousarray(t.detach().float().cpu().numpy())
 
 
-def _sigmoid_(x: Array) -> None:
-    """In place; sigmoid(x) = (1 + tanh(x / 2)) / 2, which never overflows."""
-    np.multiply(x, 0.5, out=x)
-    np.tanh(x, out=x)
-    np.multiply(x, 0.5, out=x)
-    np.add(x, 0.5, out=x)
-
-
-class _Product:
-    """out (B, N) = x (B, K) @ w (N, K)ᵀ on fixed buffers, planned once.
+def _product(w: Array, x: Array, out: Array) -> Call:
+    """out (B, N) = x (B, K) @ w (N, K)ᵀ, planned once.
 
     At batch 1 NumPy's BLAS matrix-vector product (~1 µs of overhead, full memory bandwidth);
     above, torch's matrix product on zero-copy views of the same buffers (OpenBLAS repacks the
     whole weight matrix on every small-batch call and is several times slower there).
     """
-
-    def __init__(self, w: Array, x: Array, out: Array) -> None:
-        self.batched = x.shape[0] > 1
-        self.w, self.x, self.out = w, x[0], out[0]
-        if self.batched:  # (K, N) contiguous: a transposed view is ~4× slower in torch.mm
-            self.w_t = torch.from_numpy(np.ascontiguousarray(w.T))
-            self.x_t, self.out_t = torch.from_numpy(x), torch.from_numpy(out)
-
-    def __call__(self) -> None:
-        if self.batched:
-            torch.mm(self.x_t, self.w_t, out=self.out_t)
-        else:
-            np.dot(self.w, self.x, out=self.out)
-
-
-@dataclass
-class _Layer:
-    """One layer's buffers and planned products, all made once."""
-
-    product: _Product  # LSTM/RNN: gates = [x, h] @ Wᵀ (layer 0: h @ W_hhᵀ); GRU: gi = x @ W_ihᵀ
-    b: Array  # bias added after the product (layer 0 LSTM/RNN: folded into the input table)
-    product_hh: _Product | None  # GRU only: gh = h @ W_hhᵀ
-    b_hh: Array  # GRU only
-    x: Array  # (B, H) this layer's input: the layer below's new h (layer 0: unused)
-    h: Array  # (B, H) this layer's hidden state, a view into [x, h]
-    c: Array  # (B, H) LSTM cell state
+    if x.shape[0] == 1:
+        return np.dot, (w, x[0], out[0])
+    w_t = torch.from_numpy(np.ascontiguousarray(w.T))  # (K, N): a transposed view is ~4× slower
+    return partial(torch.mm, torch.from_numpy(x), w_t, out=torch.from_numpy(out)), ()
 
 
 class Stepper:
@@ -84,150 +67,133 @@ class Stepper:
 
     def __init__(self, model: CharRNN, batch_size: int) -> None:
         cfg = model.config
-        self.cell, self.hidden = cfg.cell, cfg.hidden_size
-        h, b = cfg.hidden_size, batch_size
+        self.cell, h, b, layers = cfg.cell, cfg.hidden_size, batch_size, cfg.num_layers
+        self.hidden = h
+        self.slot = -(-(h + 1) // ALIGN) * ALIGN  # [h, 1, 0, ...]
+        g = GATES[cfg.cell] * h
         rnn = model.recurrent
-        gates_per_layer = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell]
-        g = gates_per_layer * h
-        order = self._gate_order(h, gates_per_layer)
+        order, sign = self._gate_layout(cfg.cell, h)
 
-        def weight(name: str, k: int) -> Array:
-            return _numpy(getattr(rnn, f"{name}_l{k}"))[order]
+        def weight(name: str, k: int) -> Array:  # rows reordered, the sigmoid gates' negated
+            w = _numpy(getattr(rnn, f"{name}_l{k}"))[order]
+            return w * (sign[:, None] if w.ndim == 2 else sign)
 
-        w_ih = [weight("weight_ih", k) for k in range(cfg.num_layers)]
-        w_hh = [weight("weight_hh", k) for k in range(cfg.num_layers)]
-        b_ih = [weight("bias_ih", k) for k in range(cfg.num_layers)]
-        b_hh = [weight("bias_hh", k) for k in range(cfg.num_layers)]
-        # GRU keeps the recurrent bias apart: its candidate gate scales (W_hn h + b_hn) by r.
+        w_ih = [weight("weight_ih", k) for k in range(layers)]
+        w_hh = [weight("weight_hh", k) for k in range(layers)]
+        b_ih = [weight("bias_ih", k) for k in range(layers)]
+        b_hh = [weight("bias_hh", k) for k in range(layers)]
+        # The input term of layer 0, biases in; a GRU's recurrent bias stays with its recurrent
+        # term (its candidate gate scales W_hn h + b_hn by r), an LSTM/RNN's is added here.
         table = _numpy(model.embedding.weight) @ w_ih[0].T + b_ih[0]  # (V, G)
         if cfg.cell != "gru":
             table += b_hh[0]
+            b_hh[0] = np.zeros_like(b_hh[0])
         self.input_table = np.ascontiguousarray(table, dtype=np.float32)
-        self.gates = np.empty((b, g), dtype=np.float32)
-        self.gates_h = np.empty((b, g), dtype=np.float32)  # GRU's recurrent part; LSTM/RNN scratch
+        self.rows = np.empty((b, g), dtype=np.float32)
+        self.state = np.zeros((layers, b, self.slot), dtype=np.float32)  # a slot: (B, slot), contiguous
+        self.state[:, :, h] = 1  # each slot's constant 1
+        self.h = [self.state[k, :, :h] for k in range(layers)]
+        self.c = [np.zeros((b, h), dtype=np.float32) for _ in range(layers)]
         self.tmp = np.empty((b, h), dtype=np.float32)
-        self.layers: list[_Layer] = []
-        for k in range(cfg.num_layers):
-            xh = np.zeros((b, 2 * h), dtype=np.float32)  # [x, h]
-            x, h_view = xh[:, :h], xh[:, h:]
-            gru = cfg.cell == "gru"
-            if gru:
-                product, bias = _Product(w_ih[k], x, self.gates), b_ih[k]
-            elif k == 0:
-                product, bias = _Product(w_hh[0], h_view, self.gates), np.zeros(g, dtype=np.float32)
-            else:
-                w_cat = np.ascontiguousarray(np.concatenate([w_ih[k], w_hh[k]], axis=1))
-                product, bias = _Product(w_cat, xh, self.gates), b_ih[k] + b_hh[k]
-            self.layers.append(
-                _Layer(
-                    product=product,
-                    b=bias,
-                    product_hh=_Product(w_hh[k], h_view, self.gates_h) if gru else None,
-                    b_hh=b_hh[k],
-                    x=x,
-                    h=h_view,
-                    c=np.zeros((b, h), dtype=np.float32),
-                )
-            )
-        self.logits = np.empty((b, cfg.vocab_size), dtype=np.float32)
-        self.head = _Product(_numpy(model.head.weight), self.layers[-1].h, self.logits)
-        self.b_out = _numpy(model.head.bias)
-        # Views of the gate buffers, taken once.
-        gt, gh = self.gates, self.gates_h
-        if cfg.cell == "lstm":
-            self.sig, self.cand = gt[:, : 3 * h], gt[:, 3 * h :]
-            self.i_gate, self.f_gate, self.o_gate = gt[:, :h], gt[:, h : 2 * h], gt[:, 2 * h : 3 * h]
-        if cfg.cell == "gru":
-            self.gh_rz, self.gh_n = gh[:, : 2 * h], gh[:, 2 * h :]
-            self.r_gate, self.z_gate = gh[:, :h], gh[:, h : 2 * h]
+        self.one = np.ones((b, g), dtype=np.float32)
+        # Layer k's product, once its new h is known: the input term of the layer above (the
+        # logits, above the top layer) and its own recurrent term for the next step, stacked.
+        above = [(w_ih[k + 1], b_ih[k + 1]) for k in range(layers - 1)]
+        above.append((_numpy(model.head.weight), _numpy(model.head.bias)))
+        self.outputs = [np.empty((b, len(w) + g), dtype=np.float32) for w, _ in above]
+        self.products_: list[Call] = []
+        for k, (w, bias) in enumerate(above):
+            stacked = np.concatenate([w, w_hh[k]]), np.concatenate([bias, b_hh[k]])
+            self.products_.append(_product(self._slotted(*stacked), self._slot_of(k), self.outputs[k]))
+        self.logits = self.outputs[-1][:, : cfg.vocab_size]
+        self.program: list[Call] = []
+        for k in range(layers):
+            n_above = self.outputs[k].shape[1] - g
+            gi = self.rows if k == 0 else self.outputs[k - 1][:, :g]
+            gh = self.outputs[k][:, n_above:]
+            plan = {"gru": self._plan_gru, "lstm": self._plan_lstm, "rnn": self._plan_rnn}[cfg.cell]
+            self.program += [*plan(k, gi, gh), self.products_[k]]
+        self.load_state(tuple(torch.zeros(layers, b, h) for _ in range(2)))  # h = c = 0
 
     @staticmethod
-    def _gate_order(h: int, gates_per_layer: int) -> Array:
-        """Row order of the gate weights: LSTM (i, f, g, o) → (i, f, o, g); others unchanged."""
-        if gates_per_layer == 4:
-            return np.concatenate([np.arange(0, 2 * h), np.arange(3 * h, 4 * h), np.arange(2 * h, 3 * h)])
-        return np.arange(gates_per_layer * h)
+    def _gate_layout(cell: str, h: int) -> tuple[Array, Array]:
+        """Row order of the gate weights (LSTM (i, f, g, o) → (i, f, o, g); others unchanged) and
+        each row's sign: the sigmoid gates negated, so that the products hold -x."""
+        gates = GATES[cell]
+        order = np.arange(gates * h)
+        if cell == "lstm":
+            order = np.concatenate([np.arange(0, 2 * h), np.arange(3 * h, 4 * h), np.arange(2 * h, 3 * h)])
+        sign = np.ones(gates * h, dtype=np.float32)
+        sign[: SIGMOID_GATES[cell] * h] = -1
+        return order, sign
 
-    def products(self) -> list[_Product]:
+    def _slotted(self, w: Array, bias: Array) -> Array:
+        """(N, H) weights and their bias laid out as a slot: [w, bias, 0, ...] (N, slot)."""
+        out = np.zeros((w.shape[0], self.slot), dtype=np.float32)
+        out[:, : self.hidden], out[:, self.hidden] = w, bias
+        return out
+
+    def _slot_of(self, k: int) -> Array:
+        return self.state[k]
+
+    def _plan_gru(self, k: int, gi: Array, gh: Array) -> list[Call]:
+        """d = 1 + exp(-x) for r, z; n = tanh(gi_n + gh_n / d_r); h' = n + (h - n) / d_z."""
+        h, hk = self.hidden, self.h[k]
+        rz, d_r, d_z, n = gh[:, : 2 * h], gh[:, :h], gh[:, h : 2 * h], gh[:, 2 * h :]
+        return [
+            (np.add, (gi[:, : 2 * h], rz, rz)),
+            (np.exp, (rz, rz)),
+            (np.add, (rz, self.one[:, : 2 * h], rz)),
+            (np.divide, (n, d_r, n)),
+            (np.add, (n, gi[:, 2 * h :], n)),
+            (np.tanh, (n, n)),
+            (np.subtract, (hk, n, hk)),
+            (np.divide, (hk, d_z, hk)),
+            (np.add, (hk, n, hk)),
+        ]
+
+    def _plan_lstm(self, k: int, gi: Array, gh: Array) -> list[Call]:
+        """d = 1 + exp(-x) for i, f, o; c = c / d_f + g / d_i; h = tanh(c) / d_o."""
+        h, c, tmp = self.hidden, self.c[k], self.tmp
+        sig, cand = gh[:, : 3 * h], gh[:, 3 * h :]
+        d_i, d_f, d_o = gh[:, :h], gh[:, h : 2 * h], gh[:, 2 * h : 3 * h]
+        return [
+            (np.add, (gh, gi, gh)),
+            (np.exp, (sig, sig)),
+            (np.add, (sig, self.one[:, : 3 * h], sig)),
+            (np.tanh, (cand, cand)),
+            (np.divide, (c, d_f, c)),
+            (np.divide, (cand, d_i, tmp)),
+            (np.add, (c, tmp, c)),
+            (np.tanh, (c, tmp)),
+            (np.divide, (tmp, d_o, self.h[k])),
+        ]
+
+    def _plan_rnn(self, k: int, gi: Array, gh: Array) -> list[Call]:
+        return [(np.add, (gh, gi, gh)), (np.tanh, (gh, self.h[k]))]
+
+    def products(self) -> list[Call]:
         """The matrix products one step calls, in order (bench/sample_speed.py times them bare)."""
-        products = []
-        for k, layer in enumerate(self.layers):
-            if self.cell != "gru" or k > 0:  # a GRU's first input term is a table lookup
-                products.append(layer.product)
-            if layer.product_hh is not None:
-                products.append(layer.product_hh)
-        return [*products, self.head]
+        return list(self.products_)
 
     def load_state(self, state: tuple[torch.Tensor, ...]) -> None:
-        """Take the (num_layers, B, H) state of a full-sequence forward pass (e.g. after a prime)."""
-        for k, layer in enumerate(self.layers):
-            layer.h[:] = _numpy(state[0][k])
-            if k + 1 < len(self.layers):
-                self.layers[k + 1].x[:] = layer.h
+        """Take the (num_layers, B, H) state of a full-sequence forward pass (e.g. after a prime),
+        and price its recurrent terms for the first step."""
+        for k, hk in enumerate(self.h):
+            hk[:] = _numpy(state[0][k])
             if self.cell == "lstm":
-                layer.c[:] = _numpy(state[1][k])
-
-    def _input_rows(self, ids: Array, out: Array) -> Array:
-        """The first layer's input term for each stream: rows of the folded table."""
-        if len(ids) == 1:
-            return self.input_table[int(ids[0])][None]  # a view: no copy at batch 1
-        np.take(self.input_table, ids, axis=0, out=out)
-        return out
+                self.c[k][:] = _numpy(state[1][k])
+        for f, args in self.products_:
+            f(*args)
 
     def step(self, ids: Array) -> Array:
         """ids (B,) → logits (B, V) of the next character; the returned array is reused."""
-        for k, layer in enumerate(self.layers):
-            if self.cell == "gru":
-                self._gru(k, layer, ids)
-            else:
-                self._lstm_or_rnn(k, layer, ids)
-            if k + 1 < len(self.layers):
-                self.layers[k + 1].x[:] = layer.h
-        self.head()
-        self.logits += self.b_out
+        # exp(-x) overflows to inf for a gate saturated shut (x < -88): 1 / inf is its 0.
+        with np.errstate(over="ignore"):
+            np.take(self.input_table, ids, axis=0, out=self.rows)
+            for f, args in self.program:
+                f(*args)
         return self.logits
-
-    def _lstm_or_rnn(self, k: int, layer: _Layer, ids: Array) -> None:
-        gates = self.gates
-        if k == 0:
-            layer.product()
-            gates += self._input_rows(ids, self.gates_h)
-        else:
-            layer.product()
-            gates += layer.b
-        if self.cell == "rnn":
-            np.tanh(gates, out=layer.h)
-            return
-        _sigmoid_(self.sig)
-        np.tanh(self.cand, out=self.cand)
-        c, tmp = layer.c, self.tmp
-        c *= self.f_gate
-        np.multiply(self.i_gate, self.cand, out=tmp)
-        c += tmp
-        np.tanh(c, out=tmp)
-        np.multiply(self.o_gate, tmp, out=layer.h)
-
-    def _gru(self, k: int, layer: _Layer, ids: Array) -> None:
-        if k == 0:
-            gi = self._input_rows(ids, self.gates)
-        else:
-            gi = self.gates
-            layer.product()
-            gi += layer.b
-        assert layer.product_hh is not None
-        layer.product_hh()
-        self.gates_h += layer.b_hh
-        # r, z = sigmoid(gi_rz + gh_rz); n = tanh(gi_n + r * gh_n); h' = n + z (h - n)
-        h = self.hidden
-        np.add(gi[:, : 2 * h], self.gh_rz, out=self.gh_rz)
-        _sigmoid_(self.gh_rz)
-        n = self.gh_n
-        n *= self.r_gate
-        n += gi[:, 2 * h :]
-        np.tanh(n, out=n)
-        layer.h -= n
-        layer.h *= self.z_gate
-        layer.h += n
 
 
 class TorchStepper:
