@@ -81,6 +81,25 @@ def test_the_plan_stops_changing_once_its_decay_has_begun(make_config):
     assert result.seconds <= BUDGET_MINUTES * 60
 
 
+def test_a_slow_down_that_not_even_the_shortest_plan_fits_still_brings_the_floor_nearer(make_config):
+    """Halved speed at step 60 of a 116-step plan whose decay starts at 75: the shortest plan that
+    keeps the rates taken (96 steps) no longer fits, and the clock cuts the run either way, but
+    in the shorter plan the cut comes much nearer the floor than in the first one."""
+    clock = StepClock(lambda step: 1.0 if step <= 60 else 2.0)
+    config = make_config(**RUN)
+    result = train(config, [clock], clock=clock)
+    plans = _plans(Path(config.checkpoint_dir))
+    schedule = config.schedule
+    first, last = plans[0], plans[-1]
+    assert last["step"] > 60 and last["total_steps"] < first["total_steps"]  # re-settled, shorter
+    assert last["total_steps"] == schedule.shortest_plan_from(last["step"])
+    assert result.stop_reason == "max_minutes" and result.step < last["total_steps"]  # cut...
+    assert result.seconds <= BUDGET_MINUTES * 60
+    logs = [r for r in read_metrics(Path(config.checkpoint_dir) / "metrics.jsonl") if r["event"] == "train"]
+    old_plan_lr = schedule.rate(logs[-1]["step"] - 1, first["total_steps"])
+    assert logs[-1]["lr"] < 0.5 * old_plan_lr  # ...nearer its floor than the first plan would be
+
+
 def test_a_plan_near_the_current_one_is_not_adopted(make_config):
     clock = StepClock(lambda step: 1.0 + 0.2 * REPLAN_TOLERANCE * (step > 30))
     config = make_config(**RUN)

@@ -249,11 +249,13 @@ class Budget:
         self.stretches.append(meter)
         self.meter = _Meter(step, now)
         assert self.budget_seconds is not None
-        if now + (plan.total_steps - step) * seconds_per_step > self.budget_seconds:
-            return None  # not even the shortest plan fits: the clock cuts the run, and says so
         current = run.plan.total_steps
         if abs(plan.total_steps - current) <= REPLAN_TOLERANCE * current:
             return None
+        if now + (plan.total_steps - step) * seconds_per_step > self.budget_seconds and plan.total_steps > current:
+            return None  # a longer plan that does not fit: never
+        # Where not even the shortest plan fits, it is still adopted: the clock will cut the run
+        # (and say so), but nearer its floor than in the longer plan it replaces.
         return plan
 
     def _settle(self, step: int, now: float, seconds_per_step: float, shortest: int) -> StepPlan:
