@@ -103,6 +103,7 @@ class Model:
         stop: str | None = None,
         *,
         skip_unknown: bool = False,
+        beam: int | None = None,
     ) -> str:
         """Generate `length` characters after `prime` (the prime itself is not returned).
 
@@ -112,10 +113,13 @@ class Model:
         text `charrnn sample --seed` prints; no seed draws a random one. The text ends early
         after the first occurrence of `stop` (included). Prime characters outside the
         vocabulary raise VocabularyError, or are dropped with `skip_unknown=True`; a value
-        out of range raises ConfigError.
+        out of range raises ConfigError. `beam=K`: instead of drawing, the most probable text that
+        K hypotheses find (deterministic; never less likely than greedy, temperature 0).
         """
         return "".join(
-            self.stream(length, temperature, top_k, top_p, prime, seed, stop, skip_unknown=skip_unknown)
+            self.stream(
+                length, temperature, top_k, top_p, prime, seed, stop, skip_unknown=skip_unknown, beam=beam
+            )
         )
 
     def stream(
@@ -129,11 +133,13 @@ class Model:
         stop: str | None = None,
         *,
         skip_unknown: bool = False,
+        beam: int | None = None,
     ) -> Iterator[str]:
         """`sample()` piece by piece, as it is generated: a generator of text pieces (one character
         each today). The arguments are checked at once; each character is generated when the
-        next piece is asked for, so stopping the iteration stops the generation."""
-        config = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p)
+        next piece is asked for, so stopping the iteration stops the generation (a beam search's
+        text comes as one piece, once found)."""
+        config = SampleConfig(length=length, temperature=temperature, top_k=top_k, top_p=top_p, beam=beam)
         sampling = self.start_sampling(config, prime=prime, seed=seed, stop=stop, skip_unknown=skip_unknown)
         return (piece for _, piece in sampling.pieces)
 

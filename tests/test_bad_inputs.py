@@ -283,6 +283,13 @@ CASES = [
     Case("sample --top-p 1.5", lambda w: w.sample("--top-p", "1.5"), "--top-p must be in (0, 1]"),
     Case("sample --length -5", lambda w: w.sample("--length", "-5"), "--length must be >= 0"),
     Case("sample --num-samples 0", lambda w: w.sample("--num-samples", "0"), "--num-samples must be >= 1"),
+    Case("sample --beam 0", lambda w: w.sample("--beam", "0"), "--beam must be >= 1"),
+    Case("sample --beam 2000", lambda w: w.sample("--beam", "2000"), "--beam must be <= 1024"),
+    Case(
+        "sample --beam with --num-samples",
+        lambda w: w.sample("--beam", "2", "--num-samples", "2"),
+        "not with --num-samples, --top-k or --top-p",
+    ),
     Case("sample --device tpu", lambda w: w.sample("--device", "tpu"), "--device must be one of"),
     Case("sample --stop ''", lambda w: w.sample("--stop", ""), "--stop must not be empty"),
     Case("sample --seed 2**64", lambda w: w.sample("--seed", str(2**64)), "--seed must be in [-2**63"),

@@ -115,6 +115,13 @@ def test_a_sample_is_the_text_model_sample_gives_for_its_seed(client: TestClient
     assert text == model.sample(300, 1.3, top_p=0.95, prime="the r", seed=42)
 
 
+def test_a_beam_sample_is_the_text_model_sample_finds(client: TestClient, model: charrnn.Model):
+    text, _ = _sample(client, prime="the r", length=40, beam=3, stop=";")
+    assert text == model.sample(40, prime="the r", beam=3, stop=";") and text.endswith(";")
+    refused = client.post("/api/sample", json={"length": 5, "beam": 33})
+    assert refused.status_code == 422 and "beam" in refused.text
+
+
 def test_a_sample_without_a_seed_says_which_it_drew_and_that_seed_repeats_it(client: TestClient):
     text, seed = _sample(client, length=200, temperature=2.0)
     again, _ = _sample(client, length=200, temperature=2.0, seed=int(seed))

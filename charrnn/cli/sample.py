@@ -46,6 +46,13 @@ def sample_command(
     stop: Annotated[
         str | None, typer.Option(help="End a sample after the first occurrence of this text.")
     ] = None,
+    beam: Annotated[
+        int | None,
+        typer.Option(
+            help="Beam search with K hypotheses: the most probable text they find, printed when found "
+            "(deterministic: temperature, seed do not apply; never less likely than greedy)."
+        ),
+    ] = None,
     device: Annotated[
         str, typer.Option(help="cpu (default: batch-1 steps are latency-bound), cuda, mps, auto.")
     ] = "cpu",
@@ -69,7 +76,12 @@ def sample_command(
         from charrnn.measure.novelty import training_index
 
         config = SampleConfig(
-            length=length, temperature=temperature, top_k=top_k, top_p=top_p, num_samples=num_samples
+            length=length,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            num_samples=num_samples,
+            beam=beam,
         )
         text_prime = read_prime(prime, prime_file)
         model = load(checkpoint, device)

@@ -15,8 +15,11 @@ import torch
 
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError
+from charrnn.generate.beam import beam_search
 from charrnn.generate.stepper import make_stepper
 from charrnn.model.network import READ_CHUNK, CharRNN, eval_mode, read_through
+
+MAX_BEAM = 1024  # hypotheses: each is a row of one batched step
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class SampleConfig:
     top_k: int | None = None
     top_p: float | None = None
     num_samples: int = 1
+    beam: int | None = None  # beam search with this many hypotheses: deterministic, temperature 1
 
     def __post_init__(self) -> None:
         if self.length < 0:
@@ -38,6 +42,15 @@ class SampleConfig:
             raise ConfigError(f"--top-p must be in (0, 1], not {self.top_p}")
         if self.num_samples < 1:
             raise ConfigError(f"--num-samples must be >= 1, not {self.num_samples}")
+        if self.beam is not None:
+            if self.beam < 1:
+                raise ConfigError(f"--beam must be >= 1, not {self.beam}")
+            if self.beam > MAX_BEAM:
+                raise ConfigError(f"--beam must be <= {MAX_BEAM}, not {self.beam}")
+            if self.num_samples > 1 or self.top_k is not None or self.top_p is not None:
+                raise ConfigError(
+                    "--beam finds the one most probable text: not with --num-samples, --top-k or --top-p"
+                )
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
@@ -159,6 +172,10 @@ def sample_pieces(
     sample has ended or `config.length` characters were generated.
     """
     start = vocab.encode(prime) if prime else vocab.encode(vocab.line_start)
+    if config.beam is not None:  # the whole text is known only at the end of the search
+        found = beam_search(model, vocab, start, config.length, config.beam, stop)
+        yield 0, vocab.decode(found.ids.tolist())
+        return
     texts: list[list[str]] = [[] for _ in range(config.num_samples)]
     tails = [""] * config.num_samples
     done = [False] * config.num_samples

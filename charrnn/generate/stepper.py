@@ -186,6 +186,13 @@ class Stepper:
         for f, args in self.products_:
             f(*args)
 
+    def reorder(self, rows: Array) -> None:
+        """Row b takes the state of row rows[b] (beam search: each hypothesis its parent's)."""
+        self.state[:] = self.state[:, rows]
+        for k in range(len(self.h)):
+            self.c[k][:] = self.c[k][rows]
+            self.outputs[k][:] = self.outputs[k][rows]  # the recurrent terms priced for the next step
+
     def step(self, ids: Array) -> Array:
         """ids (B,) → logits (B, V) of the next character; the returned array is reused."""
         # exp(-x) overflows to inf for a gate saturated shut (x < -88): 1 / inf is its 0.
@@ -207,6 +214,12 @@ class TorchStepper:
 
     def load_state(self, state: tuple[torch.Tensor, ...]) -> None:
         self.state = state
+
+    def reorder(self, rows: Array) -> None:
+        """Row b takes the state of row rows[b]."""
+        assert self.state is not None
+        index = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(self.device)
+        self.state = tuple(s[:, index] for s in self.state)
 
     @torch.no_grad()
     def step(self, ids: Array) -> Array:

@@ -147,6 +147,7 @@ def _add_sample(app: FastAPI, model: Model, config: ServeConfig, stopping: threa
                 temperature=request.temperature,
                 top_k=request.top_k,
                 top_p=request.top_p,
+                beam=request.beam,
             ),
             prime=request.prime,
             seed=request.seed,

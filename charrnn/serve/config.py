@@ -13,6 +13,7 @@ from charrnn.errors import ConfigError, MissingDependency
 # an answer of ~100 bytes a character. A text to measure is bounded by --max-body alone.
 MAX_TEXT_CHARS = 20_000
 MAX_SCORE_TEXTS = 100  # candidates ranked in one request
+MAX_SERVE_BEAM = 32  # hypotheses in one request: each one is a row of the step
 EXTRA_HINT = "pip install 'charrnn[serve]'"
 
 

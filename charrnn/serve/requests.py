@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from charrnn.generate.sampling import SampleConfig
-from charrnn.serve.config import MAX_SCORE_TEXTS, MAX_TEXT_CHARS
+from charrnn.serve.config import MAX_SCORE_TEXTS, MAX_SERVE_BEAM, MAX_TEXT_CHARS
 
 Unknown = Literal["skip", "error"]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]  # a prime, a context, a candidate
@@ -46,6 +46,13 @@ class SampleRequest(Request):
     )
     stop: str | None = Field(None, min_length=1, description="End after the first occurrence of this text.")
     skip_unknown: bool = Field(False, description="Drop prime characters outside the vocabulary, not refuse.")
+    beam: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_SERVE_BEAM,
+        description="Beam search with this many hypotheses: the most probable text they find, sent whole "
+        "when found (temperature, top_k, top_p and seed do not apply).",
+    )
 
 
 class PerplexityRequest(Request):

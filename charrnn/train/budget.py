@@ -252,7 +252,8 @@ class Budget:
         current = run.plan.total_steps
         if abs(plan.total_steps - current) <= REPLAN_TOLERANCE * current:
             return None
-        if now + (plan.total_steps - step) * seconds_per_step > self.budget_seconds and plan.total_steps > current:
+        fits = now + (plan.total_steps - step) * seconds_per_step <= self.budget_seconds
+        if not fits and plan.total_steps > current:
             return None  # a longer plan that does not fit: never
         # Where not even the shortest plan fits, it is still adopted: the clock will cut the run
         # (and say so), but nearer its floor than in the longer plan it replaces.
