@@ -206,9 +206,9 @@ CASES = [
         "checkpoint not found",
     ),
     Case(
-        "train --init-from on text it cannot encode",
-        lambda w: w.train(w.file("z.txt", b"ZZZ zebra " * 100), "--init-from", str(w.model)),
-        "the checkpoint's vocabulary is fixed",
+        "train --init-from with another cell",
+        lambda w: ["train", w.corpus, "--checkpoint-dir", w.ck, "--init-from", str(w.model), "--cell", "rnn"],
+        "--cell cannot change with --init-from",
     ),
     # sample: checkpoints (the safety list) and options
     Case("sample with no checkpoints/ here", lambda w: ["sample"], "train one with `charrnn train`"),

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from conftest import PHRASE, Recorder, last_checkpoint
 
+import charrnn
 from charrnn.data.corpus import load_corpus, split_train_val
 from charrnn.errors import CheckpointError, ConfigError, TrainingDiverged, VocabularyError
 from charrnn.measure.loss import text_loss
@@ -18,6 +19,7 @@ from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
 from charrnn.train.loop import train
 from charrnn.train.metrics_log import read_metrics
+from charrnn.train.observers import TrainObserver
 from charrnn.train.start import config_for_resume
 from charrnn.train.step import train_step
 
@@ -186,10 +188,31 @@ def test_init_from_fine_tunes_with_the_checkpoint_vocabulary_and_architecture(ma
     assert saved.vocabulary == last_checkpoint(base.checkpoint_dir).vocabulary
     assert saved.model.hidden_size == 32
 
+
+def test_fine_tuning_on_new_characters_grows_the_vocabulary_keeping_the_old_ids(make_config, tmp_path):
+    base = make_config(max_steps=2)
+    train(base)
+    old = last_checkpoint(base.checkpoint_dir)
     foreign = tmp_path / "foreign.txt"
-    foreign.write_text("QXZ! " * 200)
-    with pytest.raises(VocabularyError, match="'Q'"):
-        train(
-            replace(tuned, corpus=str(foreign), checkpoint_dir=str(tmp_path / "f")),
-            init_from=Path(base.checkpoint_dir) / "last.pt",
-        )
+    foreign.write_text("Zoë's deer: QXZ! the dear runs. " * 60)
+    messages: list[str] = []
+
+    class Told(TrainObserver):
+        def on_message(self, text: str) -> None:
+            messages.append(text)
+
+    tuned = replace(base, corpus=str(foreign), checkpoint_dir=str(tmp_path / "grown"), max_steps=3)
+    train(tuned, [Told()], init_from=Path(base.checkpoint_dir) / "last.pt")
+    saved = last_checkpoint(tuned.checkpoint_dir)
+    added = "".join(sorted(set("Zoë's deer: QXZ! the dear runs. ") - set(old.vocabulary.chars)))
+    assert added and saved.vocabulary.chars == old.vocabulary.chars + added  # the old ids kept
+    assert any("the vocabulary grew by" in m and repr(added[0]) in m for m in messages)
+    # the grown model samples and scores the new characters like any other
+    model = charrnn.load(Path(tuned.checkpoint_dir) / "last.pt")
+    ranked = model.score(["QXZ! the deer", "the deer"])
+    assert {r.text for r in ranked} == {"QXZ! the deer", "the deer"}
+    assert all(math.isfinite(r.nats) for r in ranked)
+    assert len(model.sample(50, temperature=1.5, seed=3)) == 50
+
+    with pytest.raises(VocabularyError, match="--init-from grows it"):  # resuming does not grow
+        train(replace(base, corpus=str(foreign)), resume=True)

@@ -63,14 +63,19 @@ def load_corpus(
     vocab: Vocabulary | None = None,
     cache_min_bytes: int = CACHE_MIN_BYTES,
     fingerprint: Fingerprint | None = None,
+    grow: bool = False,
 ) -> Corpus:
-    """Read and encode a corpus, with its own vocabulary or a given one (fine-tuning, resuming).
+    """Read and encode a corpus, with its own vocabulary or a given one (fine-tuning, resuming);
+    `grow`: the given one with the corpus's new characters appended (fine-tuning), else they
+    are refused.
 
     Files of `cache_min_bytes` or more are encoded once into the cache (corpus_cache.py) and
     memory-mapped from there; smaller ones are encoded in memory. Either way the text is never
     held whole as a Python string. `fingerprint`: the file's, if the caller has just taken it.
     """
     fingerprint = fingerprint or fingerprint_file(path)
+    if vocab is not None and grow:
+        vocab = vocab.grown(scan_corpus(path).chars)
     cached = fingerprint.size >= cache_min_bytes
     name = entry_name(fingerprint.sha256, vocab.chars if vocab is not None else None)
     if cached and (hit := load_entry(cache_dir(), name, fingerprint.size)) is not None:

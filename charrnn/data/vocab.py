@@ -27,15 +27,21 @@ def describe_chars(chars: str, limit: int = 12) -> str:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """The sorted set of characters a model knows; character i has id i."""
+    """The characters a model knows; character i has id i. Sorted when built from a text; a
+    vocabulary grown by fine-tuning keeps its old ids and has the new characters appended."""
 
     chars: str
 
     def __post_init__(self) -> None:
         if not self.chars:
             raise VocabularyError("the vocabulary is empty")
-        if "".join(sorted(set(self.chars))) != self.chars:
-            raise VocabularyError("the vocabulary must hold distinct characters in sorted order")
+        if len(set(self.chars)) != len(self.chars):
+            raise VocabularyError("the vocabulary must hold distinct characters")
+
+    def grown(self, text_chars: str) -> Vocabulary:
+        """This vocabulary with the characters of `text_chars` it lacks appended, sorted among
+        themselves: every old character keeps its id."""
+        return Vocabulary(self.chars + self.unknown_chars(text_chars))
 
     @classmethod
     def from_text(cls, text: str) -> Vocabulary:
@@ -53,8 +59,23 @@ class Vocabulary:
         return next((c for c in ("\n", " ") if c in self.chars), self.chars[0])
 
     @cached_property
-    def _sorted_points(self) -> np.ndarray:
+    def _points(self) -> np.ndarray:
+        """Code point of each id."""
         return code_points(self.chars).astype(np.uint32)
+
+    @cached_property
+    def _sorted_points(self) -> np.ndarray:
+        return np.sort(self._points)
+
+    @cached_property
+    def _id_of_sorted(self) -> np.ndarray:
+        """The id of each of `_sorted_points` (the identity for a sorted vocabulary)."""
+        return np.argsort(self._points, kind="stable")
+
+    def _lookup(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, known) of code points: ids of the unknown ones are arbitrary."""
+        at = np.minimum(np.searchsorted(self._sorted_points, points), self.size - 1)
+        return self._id_of_sorted[at], self._sorted_points[at] == points
 
     @property
     def dtype(self) -> np.dtype:
@@ -69,10 +90,8 @@ class Vocabulary:
 
     def encode(self, text: str) -> np.ndarray:
         """Ids of `text` as a compact array; raises VocabularyError listing unknown characters."""
-        points = code_points(text)
-        ids = np.searchsorted(self._sorted_points, points)
-        ids = np.minimum(ids, self.size - 1)
-        if not np.array_equal(self._sorted_points[ids], points):
+        ids, known = self._lookup(code_points(text))
+        if not known.all():
             unknown = self.unknown_chars(text)
             raise VocabularyError(
                 f"{len(unknown)} character(s) not in the model's vocabulary: {describe_chars(unknown)}"
@@ -81,11 +100,9 @@ class Vocabulary:
 
     def encode_known(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(ids of the known characters in order, positions in `text` of the unknown ones)."""
-        points = code_points(text)
-        ids = np.minimum(np.searchsorted(self._sorted_points, points), self.size - 1)
-        known = self._sorted_points[ids] == points
+        ids, known = self._lookup(code_points(text))
         return ids[known].astype(self.dtype), np.flatnonzero(~known)
 
     def decode(self, ids: np.ndarray | list[int]) -> str:
-        points = self._sorted_points[np.asarray(ids, dtype=np.int64)]
+        points = self._points[np.asarray(ids, dtype=np.int64)]
         return points.astype("<u4").tobytes().decode("utf-32-le", errors="surrogatepass")

@@ -14,7 +14,7 @@ import torch
 from charrnn import __version__
 from charrnn.data.batching import StreamLayout, stream_layout
 from charrnn.data.corpus import Corpus, Fingerprint, load_corpus, split_train_val
-from charrnn.data.vocab import Vocabulary
+from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import CheckpointError, ConfigError, VocabularyError
 from charrnn.model.checkpoint import (
     Checkpoint,
@@ -27,6 +27,7 @@ from charrnn.model.checkpoint import (
     load_model,
     resolve_checkpoint,
 )
+from charrnn.model.grow import grown_weights
 from charrnn.model.network import CharRNN, State, count_parameters
 from charrnn.options import flag_of
 from charrnn.runtime import bf16_support, choose_device, choose_precision, configure_threads, physical_cores
@@ -118,20 +119,28 @@ def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, forc
         arch = base.model.config
         config = replace(
             config,
-            **{k: getattr(arch, k) for k in ("cell", "num_layers", "hidden_size", "embed_size", "factors")},
+            **{k: getattr(arch, k) for k in ARCHITECTURE},
         )
     saved = base.checkpoint.training if resume and base is not None else None
     if resume and saved is None:
         raise CheckpointError(f"{last} holds no training state to resume")
-    corpus = _load_training_corpus(config, base.vocab if base else None)
+    corpus = _load_training_corpus(config, base.vocab if base else None, grow=init_from is not None)
     if resume and base is not None and base.checkpoint.corpus is not None:
         _check_same_corpus(base.checkpoint.corpus.fingerprint, corpus.fingerprint, last)
     precision, warning = run_precision(saved, config, device)
     train_ids, val_ids = split_train_val(corpus.ids, config.val_frac)
     layout = stream_layout(train_ids, config.batch_size, config.seq_len)
     model = CharRNN(config.model_config(corpus.vocab.size)).to(device)
+    notes = [warning] if warning else []
     if base is not None:
-        model.load_state_dict(base.model.state_dict())
+        model.load_state_dict(grown_weights(model, base.model.state_dict(), base.vocab.size))
+        if added := corpus.vocab.chars[base.vocab.size :]:
+            notes.append(
+                f"the vocabulary grew by {len(added)} character(s) of {config.corpus}: "
+                f"{describe_chars(added)} "
+                f"(ids {base.vocab.size}-{corpus.vocab.size - 1}; each starts as an average character, "
+                "as likely as the rarest)"
+            )
     asked = steps_asked_for(layout.windows_per_epoch, config.epochs, config.max_steps)
     run = Run(
         config=config,
@@ -155,7 +164,7 @@ def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, forc
             settled=config.max_minutes is None and config.eval_every is not None,
             eval_every=config.eval_every,
         ),
-        warnings=[warning] if warning else [],
+        warnings=notes,
     )
     if saved is not None:
         _restore(run, saved)
@@ -251,8 +260,26 @@ def config_from_options(
     if resume:
         config = config_for_resume(Path(options["checkpoint_dir"]), explicit)
         return replace(config, corpus=str(corpus)) if corpus is not None else config
+    if init_from is not None:
+        _check_same_architecture(init_from, explicit)
     chosen = apply_preset(preset, options, explicit)
     return TrainConfig(**{**chosen, "corpus": str(corpus or default_corpus())})
+
+
+ARCHITECTURE = ("cell", "num_layers", "hidden_size", "embed_size", "factors")
+
+
+def _check_same_architecture(init_from: Path, explicit: dict[str, Any]) -> None:
+    """Fine-tuning keeps the model's shape (only its vocabulary may grow): an architecture option
+    given with --init-from must be the checkpoint's."""
+    arch = load_model(resolve_checkpoint(init_from)).model.config
+    changed = sorted(k for k in ARCHITECTURE if k in explicit and explicit[k] != getattr(arch, k))
+    if changed:
+        flags = ", ".join(flag_of(k) for k in changed)
+        raise ConfigError(
+            f"{flags} cannot change with --init-from (the model is {arch.num_layers}x{arch.hidden_size} "
+            f"{arch.cell}, and only its vocabulary can grow); leave them out, or train a new model"
+        )
 
 
 def config_for_resume(checkpoint_dir: Path, explicit: dict[str, Any]) -> TrainConfig:
@@ -277,11 +304,13 @@ def config_for_resume(checkpoint_dir: Path, explicit: dict[str, Any]) -> TrainCo
     return replace(saved, **{k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
 
 
-def _load_training_corpus(config: TrainConfig, vocab: Vocabulary | None) -> Corpus:
+def _load_training_corpus(config: TrainConfig, vocab: Vocabulary | None, grow: bool) -> Corpus:
     try:
-        return load_corpus(Path(config.corpus), vocab)
-    except VocabularyError as e:
-        raise VocabularyError(f"{config.corpus}: {e} (the checkpoint's vocabulary is fixed)") from None
+        return load_corpus(Path(config.corpus), vocab, grow=grow)
+    except VocabularyError as e:  # resuming: the run's vocabulary is fixed
+        raise VocabularyError(
+            f"{config.corpus}: {e} (a run resumes on its own vocabulary; --init-from grows it)"
+        ) from None
 
 
 def _check_same_corpus(stored: Fingerprint, current: Fingerprint, checkpoint: Path) -> None:
