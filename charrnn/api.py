@@ -82,7 +82,8 @@ class Model:
 
     @property
     def vocabulary(self) -> str:
-        """The characters the model knows, sorted; any other character is refused or skipped."""
+        """The characters the model knows, in id order (sorted, but for characters a fine-tuning
+        appended); any other character is refused or skipped."""
         return self.loaded.vocab.chars
 
     @property

@@ -51,10 +51,24 @@ def _plans(checkpoint_dir: Path) -> list[dict]:
 
 @pytest.mark.parametrize("eval_every", [10, 1000])  # 1000: no validation before the last
 @pytest.mark.parametrize(("after", "name"), [(0.5, "twice as fast"), (2.0, "half as fast")])
+@pytest.mark.parametrize(
+    "change_at",
+    [
+        30,  # a quarter of the budget
+        pytest.param(
+            58,  # half the budget: not yet (issue 24 stays open on it)
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="a speed-up is planned on after three stretches, by when the decay has begun; a "
+                "slow-down this late fits not even the shortest plan, so the clock cuts the run",
+            ),
+        ),
+    ],
+)
 def test_a_run_whose_speed_changes_mid_way_still_ends_at_its_budget_with_the_rate_at_its_floor(
-    make_config, tmp_path, after, name, eval_every
+    make_config, tmp_path, after, name, eval_every, change_at
 ):
-    clock = StepClock(lambda step: 1.0 if step <= 30 else after)
+    clock = StepClock(lambda step: 1.0 if step <= change_at else after)
     config = make_config(**{**RUN, "eval_every": eval_every})
     result = train(config, [clock], clock=clock)
     budget = BUDGET_MINUTES * 60

@@ -118,9 +118,10 @@ def test_metrics_jsonl_has_train_validation_and_plan_records(make_config):
     records = [r for r in everything if r["event"] != "plan"]
     assert [(r["event"], r["step"]) for r in records] == [("train", 2), ("val", 2), ("train", 4), ("val", 4)]
     # the 9.5-minute budget was settled into a plan before the first decayed step (warm-up is
-    # steps 0-1, step 2 takes the peak rate whatever the plan): the 4 steps asked for fit it
+    # steps 0-1, the decay's first step takes the peak rate whatever the plan): the 4 steps fit it
     (plan,) = [r for r in everything if r["event"] == "plan"]
-    assert (plan["step"], plan["total_steps"], plan["limited_by"]) == (3, 4, "max_steps")
+    first_decayed = config.schedule.decay_start(4) + 1
+    assert (plan["step"], plan["total_steps"], plan["limited_by"]) == (first_decayed, 4, "max_steps")
     for key in ("epoch", "chars_seen", "seconds", "train_loss", "train_bpc", "lr", "chars_per_sec"):
         assert key in records[0]
     for key in ("val_loss", "val_bpc", "val_perplexity"):

@@ -42,7 +42,7 @@ class TrainConfig:
     lr: float = 6e-3
     min_lr_frac: float = 0.02
     warmup_steps: int = 50
-    decay_frac: float = 0.7  # the plan's last fraction of steps, in which the rate decays to the floor
+    decay_frac: float = 0.35  # the plan's last fraction of steps, in which the rate decays to the floor
     weight_decay: float = 0.2
     grad_clip: float = 1.0
     # stopping: whichever comes first
