@@ -74,14 +74,15 @@ def load_corpus(
     held whole as a Python string. `fingerprint`: the file's, if the caller has just taken it.
     """
     fingerprint = fingerprint or fingerprint_file(path)
-    if vocab is not None and grow:
-        vocab = vocab.grown(scan_corpus(path).chars)
+    scan = scan_corpus(path) if vocab is not None and grow else None  # the new characters
+    if scan is not None and vocab is not None:
+        vocab = vocab.grown(scan.chars)
     cached = fingerprint.size >= cache_min_bytes
     name = entry_name(fingerprint.sha256, vocab.chars if vocab is not None else None)
     if cached and (hit := load_entry(cache_dir(), name, fingerprint.size)) is not None:
         ids, chars = hit
         return Corpus(ids=ids, vocab=vocab or Vocabulary(chars), fingerprint=fingerprint)
-    scan = scan_corpus(path)
+    scan = scan or scan_corpus(path)
     if scan.num_chars == 0:
         raise CorpusError(f"corpus is empty: {path}")
     if scan.first_nul >= 0:

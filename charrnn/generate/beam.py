@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from charrnn.data.vocab import Vocabulary
-from charrnn.generate.stepper import make_stepper
-from charrnn.model.network import READ_CHUNK, CharRNN, eval_mode, read_through
+from charrnn.generate.stepper import make_stepper, primed
+from charrnn.model.network import CharRNN, State, eval_mode
 
 
 @dataclass(frozen=True)
@@ -41,15 +40,15 @@ def _ends_with(ids: list[int], stop: np.ndarray | None) -> bool:
 
 
 def _search(
-    model: CharRNN, prime_ids: np.ndarray, length: int, beam: int, stop: np.ndarray | None
+    model: CharRNN,
+    primed_at: tuple[np.ndarray, State],
+    length: int,
+    beam: int,
+    stop: np.ndarray | None,
 ) -> BeamResult:
-    device = model.head.weight.device
-    with torch.no_grad():
-        prime = torch.from_numpy(prime_ids.astype(np.int64)).to(device)[None]  # (1, P)
-        last_logits, state = read_through(model, prime, chunk_len=READ_CHUNK)
-        stepper = make_stepper(model, beam)
-        stepper.load_state(tuple(s.expand(-1, beam, -1).contiguous() for s in state))
-        logits = np.repeat(last_logits.float().cpu().numpy(), beam, axis=0)  # (K, V)
+    last_logits, state = primed_at
+    stepper = make_stepper(model, beam, state)
+    logits = np.repeat(last_logits, beam, axis=0)  # (K, V)
     scores = np.full(beam, -np.inf)
     scores[0] = 0.0  # one hypothesis to start from: the others are copies, out of the running
     texts: list[list[int]] = [[] for _ in range(beam)]
@@ -91,6 +90,7 @@ def beam_search(
         raise ValueError("beam search needs at least one prime character")
     stop_ids = vocab.encode(stop) if stop and not vocab.unknown_chars(stop) else None
     with eval_mode(model):
-        found = _search(model, prime_ids, length, beam, stop_ids)
-        greedy = _search(model, prime_ids, length, 1, stop_ids) if beam > 1 else found
+        primed_at = primed(model, prime_ids)  # read once for both searches
+        found = _search(model, primed_at, length, beam, stop_ids)
+        greedy = _search(model, primed_at, length, 1, stop_ids) if beam > 1 else found
     return found if found.log_prob >= greedy.log_prob else greedy

@@ -16,8 +16,8 @@ import torch
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError
 from charrnn.generate.beam import beam_search
-from charrnn.generate.stepper import make_stepper
-from charrnn.model.network import READ_CHUNK, CharRNN, eval_mode, read_through
+from charrnn.generate.stepper import make_stepper, primed
+from charrnn.model.network import READ_CHUNK, CharRNN, eval_mode
 
 MAX_BEAM = 1024  # hypotheses: each is a row of one batched step
 
@@ -124,17 +124,10 @@ def generate_ids(
     """
     if len(prime_ids) == 0:
         raise ValueError("generation needs at least one prime character")
-    device = model.head.weight.device
-    with eval_mode(model):
-        # no_grad around the setup only: as a decorator it is entered at every yield (~3 µs a
-        # character), and a block around the yields would leave it on in the caller's code.
-        with torch.no_grad():
-            batch = config.num_samples
-            prime = torch.from_numpy(prime_ids.astype(np.int64)).to(device).expand(batch, -1)  # (B, P)
-            last_logits, state = read_through(model, prime, chunk_len=prime_chunk)  # (B, V)
-            stepper = make_stepper(model, batch)
-            stepper.load_state(state)
-            next_logits = last_logits.float().cpu().numpy()  # (B, V)
+    with eval_mode(model):  # the prime read once, whatever the batch: its state is every row's
+        last_logits, state = primed(model, prime_ids, prime_chunk)
+        stepper = make_stepper(model, config.num_samples, state)
+        next_logits = np.repeat(last_logits, config.num_samples, axis=0)  # (B, V)
         choose = NextCharacter(config, model.config.vocab_size, generator)
         for _ in range(config.length):
             ids = choose(next_logits)  # (B,)

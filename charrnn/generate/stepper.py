@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from charrnn.model.config import MULTIPLICATIVE
-from charrnn.model.network import CharRNN
+from charrnn.model.network import READ_CHUNK, CharRNN, read_through
 from charrnn.runtime import ids_to_device
 
 Array = np.ndarray
@@ -93,7 +93,7 @@ class Stepper:
         self.state = np.zeros((layers, b, self.slot), dtype=np.float32)  # a slot: (B, slot), contiguous
         self.state[:, :, h] = 1  # each slot's constant 1
         self.h = [self.state[k, :, :h] for k in range(layers)]
-        self.c = [np.zeros((b, h), dtype=np.float32) for _ in range(layers)]
+        self.c = [np.zeros((b, h), dtype=np.float32) for _ in range(layers)] if cfg.cell == "lstm" else []
         self.tmp = np.empty((b, h), dtype=np.float32)
         self.one = np.ones((b, g), dtype=np.float32)
         # Layer k's product, once its new h is known: the input term of the layer above (the
@@ -101,18 +101,17 @@ class Stepper:
         above = [(w_ih[k + 1], b_ih[k + 1]) for k in range(layers - 1)]
         above.append((_numpy(model.head.weight), _numpy(model.head.bias)))
         self.outputs = [np.empty((b, len(w) + g), dtype=np.float32) for w, _ in above]
-        self.products_: list[Call] = []
+        self.product_calls: list[Call] = []
         for k, (w, bias) in enumerate(above):
             stacked = np.concatenate([w, w_hh[k]]), np.concatenate([bias, b_hh[k]])
-            self.products_.append(_product(self._slotted(*stacked), self._slot_of(k), self.outputs[k]))
+            self.product_calls.append(_product(self._slotted(*stacked), self.state[k], self.outputs[k]))
         self.logits = self.outputs[-1][:, : cfg.vocab_size]
+        plan = {"gru": self._plan_gru, "lstm": self._plan_lstm, "rnn": self._plan_rnn}[cfg.cell]
         self.program: list[Call] = []
         for k in range(layers):
-            n_above = self.outputs[k].shape[1] - g
             gi = self.rows if k == 0 else self.outputs[k - 1][:, :g]
-            gh = self.outputs[k][:, n_above:]
-            plan = {"gru": self._plan_gru, "lstm": self._plan_lstm, "rnn": self._plan_rnn}[cfg.cell]
-            self.program += [*plan(k, gi, gh), self.products_[k]]
+            gh = self.outputs[k][:, -g:]
+            self.program += [*plan(k, gi, gh), self.product_calls[k]]
         self.load_state(tuple(torch.zeros(layers, b, h) for _ in range(2)))  # h = c = 0
 
     @staticmethod
@@ -132,9 +131,6 @@ class Stepper:
         out = np.zeros((w.shape[0], self.slot), dtype=np.float32)
         out[:, : self.hidden], out[:, self.hidden] = w, bias
         return out
-
-    def _slot_of(self, k: int) -> Array:
-        return self.state[k]
 
     def _plan_gru(self, k: int, gi: Array, gh: Array) -> list[Call]:
         """d = 1 + exp(-x) for r, z; n = tanh(gi_n + gh_n / d_r); h' = n + (h - n) / d_z."""
@@ -174,7 +170,7 @@ class Stepper:
 
     def products(self) -> list[Call]:
         """The matrix products one step calls, in order (bench/sample_speed.py times them bare)."""
-        return list(self.products_)
+        return list(self.product_calls)
 
     def load_state(self, state: tuple[torch.Tensor, ...]) -> None:
         """Take the (num_layers, B, H) state of a full-sequence forward pass (e.g. after a prime),
@@ -183,15 +179,14 @@ class Stepper:
             hk[:] = _numpy(state[0][k])
             if self.cell == "lstm":
                 self.c[k][:] = _numpy(state[1][k])
-        for f, args in self.products_:
+        for f, args in self.product_calls:
             f(*args)
 
     def reorder(self, rows: Array) -> None:
         """Row b takes the state of row rows[b] (beam search: each hypothesis its parent's)."""
         self.state[:] = self.state[:, rows]
-        for k in range(len(self.h)):
-            self.c[k][:] = self.c[k][rows]
-            self.outputs[k][:] = self.outputs[k][rows]  # the recurrent terms priced for the next step
+        for buffer in (*self.c, *self.outputs):  # outputs: the recurrent terms priced for the next step
+            buffer[:] = buffer[rows]
 
     def step(self, ids: Array) -> Array:
         """ids (B,) → logits (B, V) of the next character; the returned array is reused."""
@@ -228,8 +223,23 @@ class TorchStepper:
         return logits[:, 0].float().cpu().numpy()  # (B, V)
 
 
-def make_stepper(model: CharRNN, batch_size: int) -> Stepper | TorchStepper:
-    """The NumPy Stepper where it knows the cell's layout (lstm, gru, rnn), else TorchStepper."""
-    if model.config.cell in MULTIPLICATIVE:
-        return TorchStepper(model)
-    return Stepper(model, batch_size)
+def primed(
+    model: CharRNN, prime_ids: Array, chunk: int = READ_CHUNK
+) -> tuple[Array, tuple[torch.Tensor, ...]]:
+    """The logits (1, V) after `prime_ids` (at least one id), read once as a sequence on the
+    model's device, `chunk` characters at a time (memory of one chunk), and the state there."""
+    with torch.no_grad():
+        prime = torch.from_numpy(prime_ids.astype(np.int64)).to(model.head.weight.device)[None]
+        logits, state = read_through(model, prime, chunk_len=chunk)
+    return logits.float().cpu().numpy(), state
+
+
+def make_stepper(
+    model: CharRNN, batch_size: int, state: tuple[torch.Tensor, ...] | None = None
+) -> Stepper | TorchStepper:
+    """The NumPy Stepper where it knows the cell's layout (lstm, gru, rnn), else TorchStepper;
+    every row at `state` (one row's, e.g. `primed`'s) where given, else at zero."""
+    stepper = TorchStepper(model) if model.config.cell in MULTIPLICATIVE else Stepper(model, batch_size)
+    if state is not None:
+        stepper.load_state(tuple(s.expand(-1, batch_size, -1).contiguous() for s in state))
+    return stepper
