@@ -58,7 +58,9 @@ def test_beam_search_finds_every_continuation_s_best_on_a_tiny_model(cell):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "mlstm"])
 @pytest.mark.parametrize("seed", range(4))
 def test_beam_search_is_never_less_likely_than_greedy_and_scores_what_it_returns(cell, seed):
-    model, vocab = _model(cell, 6, seed), Vocabulary("abcdef")
+    # Weights x2, not x3: at x3 the multiplicative cells are chaotic, and the float32 rounding of
+    # one character at a time against a whole sequence grows to 1e-4 nats in 40 (Xeon, AMX).
+    model, vocab = _model(cell, 6, seed, scale=2.0), Vocabulary("abcdef")
     prime = np.array([1, 4, 2])
     greedy = beam_search(model, vocab, prime, length=40, beam=1)
     for beam in (2, 5):

@@ -20,7 +20,8 @@ the figures). The plan spends as few calls as the arithmetic allows:
 - the sigmoid gates' rows are negated in the weights (exact), so that the product holds -x and
   a gate is 1 / d with d = 1 + exp(-x) (NumPy's exp is vectorised, its tanh is not); a gate
   only ever multiplies, so each product by it is a division by d; the LSTM's gates are
-  reordered (i, f, o, g) so that one exp covers three of them.
+  reordered (i, f, o, g) so that one exp covers three of them; -x is capped at EXP_CAP first,
+  so that exp never overflows (a per-step np.errstate costs more than the cap, bench/).
 
 The arithmetic is float32 throughout: the logits equal a full-sequence forward pass to ~1e-6.
 """
@@ -43,6 +44,9 @@ Call = tuple[Callable[..., Any], tuple[Any, ...]]  # one planned call: f(*args)
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 SIGMOID_GATES = {"lstm": 3, "gru": 2, "rnn": 0}  # the leading gates (after reordering)
 ALIGN = 16  # floats: 64 bytes
+# -x above this is capped: a gate shut to 1 / (1 + e^80) ≈ 1.8e-35 instead of less (a float32
+# normal; e^88.7 would overflow, and a denormal gate slows every product by it).
+EXP_CAP = np.float32(80)
 
 
 def _numpy(t: torch.Tensor) -> Array:
@@ -72,23 +76,18 @@ class Stepper:
         self.slot = -(-(h + 1) // ALIGN) * ALIGN  # [h, 1, 0, ...]
         g = GATES[cfg.cell] * h
         rnn = model.recurrent
-        order, sign = self._gate_layout(cfg.cell, h)
+        self.blocks = self._gate_blocks(cfg.cell, h)
+        self.negated = SIGMOID_GATES[cfg.cell] * h
 
-        def weight(name: str, k: int) -> Array:  # rows reordered, the sigmoid gates' negated
-            w = _numpy(getattr(rnn, f"{name}_l{k}"))[order]
-            return w * (sign[:, None] if w.ndim == 2 else sign)
+        def param(name: str, k: int) -> Array:
+            return _numpy(getattr(rnn, f"{name}_l{k}"))
 
-        w_ih = [weight("weight_ih", k) for k in range(layers)]
-        w_hh = [weight("weight_hh", k) for k in range(layers)]
-        b_ih = [weight("bias_ih", k) for k in range(layers)]
-        b_hh = [weight("bias_hh", k) for k in range(layers)]
         # The input term of layer 0, biases in; a GRU's recurrent bias stays with its recurrent
         # term (its candidate gate scales W_hn h + b_hn by r), an LSTM/RNN's is added here.
-        table = _numpy(model.embedding.weight) @ w_ih[0].T + b_ih[0]  # (V, G)
+        table = _numpy(model.embedding.weight) @ param("weight_ih", 0).T + param("bias_ih", 0)  # (V, G)
         if cfg.cell != "gru":
-            table += b_hh[0]
-            b_hh[0] = np.zeros_like(b_hh[0])
-        self.input_table = np.ascontiguousarray(table, dtype=np.float32)
+            table += param("bias_hh", 0)
+        self.input_table = np.ascontiguousarray(self._gated(table.T).T)
         self.rows = np.empty((b, g), dtype=np.float32)
         self.state = np.zeros((layers, b, self.slot), dtype=np.float32)  # a slot: (B, slot), contiguous
         self.state[:, :, h] = 1  # each slot's constant 1
@@ -98,13 +97,20 @@ class Stepper:
         self.one = np.ones((b, g), dtype=np.float32)
         # Layer k's product, once its new h is known: the input term of the layer above (the
         # logits, above the top layer) and its own recurrent term for the next step, stacked.
-        above = [(w_ih[k + 1], b_ih[k + 1]) for k in range(layers - 1)]
-        above.append((_numpy(model.head.weight), _numpy(model.head.bias)))
-        self.outputs = [np.empty((b, len(w) + g), dtype=np.float32) for w, _ in above]
+        self.outputs: list[Array] = []
         self.product_calls: list[Call] = []
-        for k, (w, bias) in enumerate(above):
-            stacked = np.concatenate([w, w_hh[k]]), np.concatenate([bias, b_hh[k]])
-            self.product_calls.append(_product(self._slotted(*stacked), self.state[k], self.outputs[k]))
+        for k in range(layers):
+            top = k == layers - 1
+            above = len(model.head.weight) if top else g
+            weights = np.zeros((above + g, self.slot), dtype=np.float32)  # [w, bias, 0, ...] rows
+            if top:
+                self._slotted(weights[:above], _numpy(model.head.weight), _numpy(model.head.bias))
+            else:
+                self._slotted(weights[:above], param("weight_ih", k + 1), param("bias_ih", k + 1), gated=True)
+            recurrent_bias = param("bias_hh", k) if k > 0 or cfg.cell == "gru" else np.zeros(g, np.float32)
+            self._slotted(weights[above:], param("weight_hh", k), recurrent_bias, gated=True)
+            self.outputs.append(np.empty((b, above + g), dtype=np.float32))
+            self.product_calls.append(_product(weights, self.state[k], self.outputs[k]))
         self.logits = self.outputs[-1][:, : cfg.vocab_size]
         plan = {"gru": self._plan_gru, "lstm": self._plan_lstm, "rnn": self._plan_rnn}[cfg.cell]
         self.program: list[Call] = []
@@ -115,22 +121,31 @@ class Stepper:
         self.load_state(tuple(torch.zeros(layers, b, h) for _ in range(2)))  # h = c = 0
 
     @staticmethod
-    def _gate_layout(cell: str, h: int) -> tuple[Array, Array]:
-        """Row order of the gate weights (LSTM (i, f, g, o) → (i, f, o, g); others unchanged) and
-        each row's sign: the sigmoid gates negated, so that the products hold -x."""
-        gates = GATES[cell]
-        order = np.arange(gates * h)
+    def _gate_blocks(cell: str, h: int) -> list[tuple[int, int, int]]:
+        """The gate rows as (to, from, count) blocks: an LSTM's (i, f, g, o) → (i, f, o, g), so that
+        its sigmoid gates lead; the others' unchanged."""
         if cell == "lstm":
-            order = np.concatenate([np.arange(0, 2 * h), np.arange(3 * h, 4 * h), np.arange(2 * h, 3 * h)])
-        sign = np.ones(gates * h, dtype=np.float32)
-        sign[: SIGMOID_GATES[cell] * h] = -1
-        return order, sign
+            return [(0, 0, 2 * h), (2 * h, 3 * h, h), (3 * h, 2 * h, h)]
+        return [(0, 0, GATES[cell] * h)]
 
-    def _slotted(self, w: Array, bias: Array) -> Array:
-        """(N, H) weights and their bias laid out as a slot: [w, bias, 0, ...] (N, slot)."""
-        out = np.zeros((w.shape[0], self.slot), dtype=np.float32)
-        out[:, : self.hidden], out[:, self.hidden] = w, bias
+    def _gated(self, a: Array) -> Array:
+        """A copy of a (G, ...) with its gate rows reordered and the sigmoid gates' negated, so
+        that a product by it holds -x for them."""
+        out = np.empty_like(a)
+        for to, source, count in self.blocks:
+            out[to : to + count] = a[source : source + count]
+        np.negative(out[: self.negated], out=out[: self.negated])
         return out
+
+    def _slotted(self, out: Array, w: Array, bias: Array, gated: bool = False) -> None:
+        """out (N, slot) ← [w, bias, 0, ...]: (N, H) weights and their bias laid out as a slot,
+        written in place (the weights are copied once); gate rows ordered as `_gated`'s."""
+        h = self.hidden
+        for to, source, count in self.blocks if gated else [(0, 0, len(w))]:
+            out[to : to + count, :h] = w[source : source + count]
+            out[to : to + count, h] = bias[source : source + count]
+        if gated:
+            np.negative(out[: self.negated, : h + 1], out=out[: self.negated, : h + 1])
 
     def _plan_gru(self, k: int, gi: Array, gh: Array) -> list[Call]:
         """d = 1 + exp(-x) for r, z; n = tanh(gi_n + gh_n / d_r); h' = n + (h - n) / d_z."""
@@ -138,6 +153,7 @@ class Stepper:
         rz, d_r, d_z, n = gh[:, : 2 * h], gh[:, :h], gh[:, h : 2 * h], gh[:, 2 * h :]
         return [
             (np.add, (gi[:, : 2 * h], rz, rz)),
+            (np.fmin, (rz, EXP_CAP, rz)),
             (np.exp, (rz, rz)),
             (np.add, (rz, self.one[:, : 2 * h], rz)),
             (np.divide, (n, d_r, n)),
@@ -155,6 +171,7 @@ class Stepper:
         d_i, d_f, d_o = gh[:, :h], gh[:, h : 2 * h], gh[:, 2 * h : 3 * h]
         return [
             (np.add, (gh, gi, gh)),
+            (np.fmin, (sig, EXP_CAP, sig)),
             (np.exp, (sig, sig)),
             (np.add, (sig, self.one[:, : 3 * h], sig)),
             (np.tanh, (cand, cand)),
@@ -190,11 +207,12 @@ class Stepper:
 
     def step(self, ids: Array) -> Array:
         """ids (B,) → logits (B, V) of the next character; the returned array is reused."""
-        # exp(-x) overflows to inf for a gate saturated shut (x < -88): 1 / inf is its 0.
-        with np.errstate(over="ignore"):
+        if len(ids) == 1:
+            np.copyto(self.rows[0], self.input_table[ids[0]])  # a third of np.take's cost
+        else:
             np.take(self.input_table, ids, axis=0, out=self.rows)
-            for f, args in self.program:
-                f(*args)
+        for f, args in self.program:
+            f(*args)
         return self.logits
 
 
