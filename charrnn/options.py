@@ -13,6 +13,7 @@ from pathlib import Path
 from charrnn.errors import ConfigError
 
 DEFAULT_CHECKPOINT_DIR = Path("checkpoints")  # where train writes, and sample, measure, info, plot read
+DEFAULT_VAL_FRAC = 0.1  # of each corpus file, its last part: the validation part (data/corpus.py)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 UNKNOWN_POLICIES = ("skip", "error")  # characters outside a model's vocabulary, in a text to measure

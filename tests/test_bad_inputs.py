@@ -38,6 +38,14 @@ class Workspace:
     def path(self, name: str) -> str:
         return str(self.root / name)
 
+    def folder(self, name: str, files: dict[str, bytes]) -> str:
+        """A folder holding `files` (relative path → bytes)."""
+        for relative, data in files.items():
+            (self.root / name / relative).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / name / relative).write_bytes(data)
+        (self.root / name).mkdir(exist_ok=True)
+        return self.path(name)
+
     def train(self, corpus: str, *options: str) -> list[str]:
         return ["train", corpus, "--checkpoint-dir", self.ck, *TINY_ARGS, *options]
 
@@ -74,13 +82,15 @@ class Workspace:
     def corpus_gone(self) -> str:
         """The trained model's checkpoint, saying it was trained on a file that is not there."""
         corpus = torch.load(self.model, weights_only=True)["corpus"]
-        return self.checkpoint("gone.pt", corpus={**corpus, "path": self.path("gone.txt")})
+        gone = {**corpus["files"][0], "path": self.path("gone.txt")}
+        return self.checkpoint("gone.pt", corpus={**corpus, "files": [gone]})
 
     def corpus_grown(self) -> str:
         """The trained model's checkpoint, naming a corpus file changed since, with new characters."""
         corpus = torch.load(self.model, weights_only=True)["corpus"]
-        grown = self.file("grown.txt", Path(corpus["path"]).read_bytes() + b"QXZ!\n")
-        return self.checkpoint("grown.pt", corpus={**corpus, "path": grown})
+        file = corpus["files"][0]
+        grown = self.file("grown.txt", Path(file["path"]).read_bytes() + b"QXZ!\n")
+        return self.checkpoint("grown.pt", corpus={**corpus, "files": [{**file, "path": grown}]})
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,22 @@ def _mismatched(w: Workspace) -> str:
 CASES = [
     # train: the corpus
     Case("train missing corpus", lambda w: w.train(w.path("missing.txt")), "corpus not found"),
-    Case("train corpus is a directory", lambda w: w.train(str(w.root)), "is a directory"),
+    Case("train empty folder", lambda w: w.train(w.folder("empty", {})), "holds no files"),
+    Case(
+        "train folder of hidden files only",
+        lambda w: w.train(w.folder("hidden", {".notes.txt": b"text", ".git/HEAD": b"ref"})),
+        "holds no files (hidden ones are left out)",
+    ),
+    Case(
+        "train folder without a text file",
+        lambda w: w.train(w.folder("binary", {"a.bin": _random_bytes(64), "b.txt": b"", "c.dat": b"a\0b"})),
+        "holds no text file: all 3 files were skipped",
+    ),
+    Case(
+        "train one of several paths missing",
+        lambda w: w.train(w.corpus, w.path("no.txt")),
+        "corpus not found",
+    ),
     Case("train empty corpus", lambda w: w.train(w.file("e.txt", b"")), "corpus is empty"),
     Case("train BOM-only corpus", lambda w: w.train(w.file("b.txt", b"\xef\xbb\xbf")), "corpus is empty"),
     Case("train one-character corpus", lambda w: w.train(w.file("a.txt", b"a")), "too short"),

@@ -25,6 +25,7 @@ from charrnn.model.checkpoint import (
 )
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
+from charrnn.train.config import TrainConfig
 
 
 def _checkpoint(training: bool = True) -> Checkpoint:
@@ -58,7 +59,7 @@ def _checkpoint(training: bool = True) -> Checkpoint:
         vocabulary=vocab,
         weights=model.state_dict(),
         written_by="test",
-        corpus=CorpusRecord(Fingerprint("c.txt", 10, "ab" * 32), 10, 0.1),
+        corpus=CorpusRecord(("c.txt",), (Fingerprint("c.txt", 10, "ab" * 32),), 10, 0.1),
         training=record if training else None,
     )
 
@@ -131,11 +132,32 @@ def test_a_checkpoint_of_format_version_1_is_migrated(tmp_path: Path):
     assert read.training.plan is None  # version 1 had no step plan: a resumed run plans anew
 
 
+def _version_4_corpus(raw: dict) -> dict:
+    """The corpus record as versions up to 4 kept it: one file's, flat."""
+    corpus = raw["corpus"]
+    return {**corpus["files"][0], "num_chars": corpus["num_chars"], "val_frac": corpus["val_frac"]}
+
+
+def test_a_checkpoint_of_format_version_4_names_its_one_file_as_the_corpus_it_was_given(saved):
+    """Version 4 trained on one file; version 5 keeps the paths given and every file read."""
+    path, written = saved
+    raw = torch.load(path, weights_only=True)
+    raw["format_version"] = 4
+    raw["corpus"] = _version_4_corpus(raw)
+    assert raw["training"]["config"]["corpus"] == "c.txt"  # one path, as versions up to 4 kept it
+    torch.save(raw, path)
+    read = Checkpoint.load(path)
+    assert read.format_version == 4 and read.corpus == written.corpus
+    assert read.corpus is not None and read.corpus.sources == (raw["corpus"]["path"],)
+    assert read.training is not None and TrainConfig.from_record(read.training.config).corpus == ("c.txt",)
+
+
 def test_a_checkpoint_of_format_version_2_takes_its_validation_cadence_from_its_configuration(saved):
     """Version 2 validated every --eval-every steps of its configuration; version 3's plan says."""
     path, written = saved
     raw = torch.load(path, weights_only=True)
     raw["format_version"] = 2
+    raw["corpus"] = _version_4_corpus(raw)
     raw["training"]["plan"] = raw["training"].pop("plans")[-1]
     del raw["training"]["plan"]["eval_every"]
     raw["training"]["config"]["eval_every"] = 1000
@@ -151,6 +173,7 @@ def test_a_checkpoint_of_format_version_3_keeps_its_one_plan_as_the_run_s_only_p
     path, written = saved
     raw = torch.load(path, weights_only=True)
     raw["format_version"] = 3
+    raw["corpus"] = _version_4_corpus(raw)
     raw["training"]["plan"] = raw["training"].pop("plans")[-1]
     raw["training"]["config"].pop("decay_frac", None)
     torch.save(raw, path)
@@ -259,4 +282,5 @@ def test_a_trained_checkpoint_holds_what_resume_needs(tmp_path: Path, make_confi
     assert read.training is not None and read.corpus is not None
     assert read.training.progress.step == 3 and [v.step for v in read.training.history] == [3]
     assert read.training.config["max_steps"] == 3 and read.training.precision == "fp32"
-    assert read.corpus.fingerprint.path == config.corpus and read.corpus.val_frac == config.val_frac
+    assert read.corpus.sources == config.corpus == (read.corpus.files[0].path,)
+    assert read.corpus.val_frac == config.val_frac

@@ -18,7 +18,12 @@ DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.name != "corpus"
 
 def _config(explicit: dict, preset: str | None = None) -> TrainConfig:
     return config_from_options(
-        {**DEFAULTS, **explicit}, explicit, corpus=Path("c.txt"), preset=preset, resume=False, init_from=None
+        {**DEFAULTS, **explicit},
+        explicit,
+        corpus=[Path("c.txt")],
+        preset=preset,
+        resume=False,
+        init_from=None,
     )
 
 

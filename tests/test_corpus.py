@@ -1,9 +1,8 @@
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from charrnn.data.corpus import load_corpus, split_train_val
+from charrnn.data.corpus import load_corpus
 from charrnn.errors import CorpusError
 
 
@@ -40,13 +39,14 @@ def test_missing_and_directory(tmp_path: Path):
 def test_fingerprint_changes_with_content(tmp_path: Path):
     path = tmp_path / "a.txt"
     path.write_text("abcd")
-    first = load_corpus(path).fingerprint
+    first = load_corpus(path).files[0]
     path.write_text("abce")
-    assert load_corpus(path).fingerprint.sha256 != first.sha256
+    assert load_corpus(path).files[0].sha256 != first.sha256
 
 
-def test_validation_is_the_contiguous_tail():
-    ids = np.arange(1000, dtype=np.uint16)
-    train, val = split_train_val(ids, 0.1)
-    assert val.tolist() == list(range(900, 1000))
-    assert train.tolist() == list(range(900))
+def test_validation_is_the_contiguous_tail(tmp_path: Path):
+    text = "".join(chr(0x100 + i) for i in range(1000))  # each character once: ids in text order
+    (tmp_path / "c.txt").write_text(text, encoding="utf-8")
+    corpus = load_corpus(tmp_path / "c.txt", val_frac=0.1)
+    assert corpus.vocab.decode(corpus.split()[1]) == text[900:]
+    assert corpus.vocab.decode(corpus.split()[0]) == text[:900]

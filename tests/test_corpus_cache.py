@@ -10,7 +10,7 @@ import pytest
 
 from charrnn.data.batching import stream_layout
 from charrnn.data.cache import cache_dir
-from charrnn.data.corpus import load_corpus, split_train_val
+from charrnn.data.corpus import load_corpus
 from charrnn.data.encode import encode_corpus, scan_corpus
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import VocabularyError
@@ -30,7 +30,7 @@ def test_chunked_encoding_equals_encoding_the_whole_text(tmp_path: Path, chunk_b
     assert (scan.num_chars, scan.chars, scan.first_nul) == (len(MIXED), "".join(sorted(set(MIXED))), -1)
     vocab = Vocabulary(scan.chars)
     out = np.empty(scan.num_chars, dtype=vocab.dtype)
-    encode_corpus(path, vocab, out, chunk_bytes)
+    encode_corpus(path, vocab, [out], chunk_bytes)
     assert np.array_equal(out, vocab.encode(MIXED))
 
 
@@ -43,11 +43,11 @@ def test_a_cached_corpus_is_memory_mapped_and_equal_to_the_in_memory_one(tmp_pat
     again = load_corpus(path, cache_min_bytes=0)  # served from it
     for corpus in (first, again):
         assert isinstance(corpus.ids, np.memmap) and not corpus.ids.flags.writeable
-        assert corpus.vocab == in_memory.vocab and corpus.fingerprint == in_memory.fingerprint
+        assert corpus.vocab == in_memory.vocab and corpus.files == in_memory.files
         assert np.array_equal(corpus.ids, in_memory.ids)
     # The same batches, window by window.
-    mapped = stream_layout(split_train_val(again.ids, 0.1)[0], 4, 16)
-    plain = stream_layout(split_train_val(in_memory.ids, 0.1)[0], 4, 16)
+    mapped = stream_layout(again.split()[0], 4, 16)
+    plain = stream_layout(in_memory.split()[0], 4, 16)
     assert mapped.windows_per_epoch == plain.windows_per_epoch
     for k in range(plain.windows_per_epoch):
         for a, b in zip(mapped.window(k), plain.window(k), strict=True):
@@ -64,7 +64,7 @@ def test_the_cache_is_rebuilt_when_the_file_changes(tmp_path: Path):
     os.utime(path, ns=(0, 0))  # and an old modification time: only the content can tell
     new = load_corpus(path, cache_min_bytes=0)
     assert len(_entries() - before) == 2
-    assert new.fingerprint.sha256 != old.fingerprint.sha256
+    assert new.files[0].sha256 != old.files[0].sha256
     assert new.vocab.decode(new.ids[:12]) == "the red dear"
     assert old.vocab.decode(old.ids[:12]) == "the red deer"
 

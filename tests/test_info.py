@@ -19,7 +19,7 @@ def test_info_describes_each_cell(tmp_path: Path, cell: str):
     assert info["model"]["parameters"] > 0
     assert info["vocabulary"]["size"] == len(set(PHRASE))
     assert "".join(info["vocabulary"]["chars"]) == "".join(sorted(set(PHRASE)))
-    assert info["corpus"]["num_chars"] == len(PHRASE) * 40 and len(info["corpus"]["sha256"]) == 64
+    assert info["corpus"]["num_chars"] == len(PHRASE) * 40 and len(info["corpus"]["files"][0]["sha256"]) == 64
     training = info["training"]
     assert training["step"] == 4 and training["chars_seen"] == 4 * 4 * 16
     assert training["best_val_bits_per_char"] == pytest.approx(

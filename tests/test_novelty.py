@@ -129,7 +129,8 @@ def test_the_index_is_of_the_training_part_alone(overfit_dir, tmp_path):
     held_out = ("waits.\n" * 6)[:39]  # "waits.\nwaits." never occurs in PHRASE
     text = PHRASE * 9 + held_out  # 390 characters: the last 39 (10%) are the validation part
     (tmp_path / "c.txt").write_text(text, encoding="utf-8")
-    record = CorpusRecord(fingerprint_file(tmp_path / "c.txt"), num_chars=len(text), val_frac=0.1)
+    file = fingerprint_file(tmp_path / "c.txt")
+    record = CorpusRecord((file.path,), (file,), num_chars=len(text), val_frac=0.1)
     replace(Checkpoint.load(overfit_dir / "last.pt"), corpus=record).save(tmp_path / "ck.pt")
     index = training_index(load_model(tmp_path / "ck.pt"), tmp_path / "ck.pt")
     assert index.chars == len(PHRASE * 9)

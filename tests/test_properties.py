@@ -133,7 +133,7 @@ def test_a_corpus_file_decodes_back_to_its_text(tmp_path_factory: pytest.TempPat
         assert corpus.vocab.chars == "".join(sorted(set(expected)))
         assert len(corpus.ids) == len(expected)
         assert corpus.vocab.decode(corpus.ids) == expected
-        assert corpus.fingerprint.size == len(data)
+        assert corpus.files[0].size == len(data)
 
 
 # --- batching ----------------------------------------------------------------------------------

@@ -55,8 +55,8 @@ TINY_RESUME = "--max-steps 4"
 def test_the_quick_start_and_the_recipes_run_with_tiny_sizes(tmp_path: Path):
     from conftest import PHRASE
 
-    for name in ("corpora/tinyshakespeare.txt", "my.txt", "big.txt"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
+    for name in ("corpora/tinyshakespeare.txt", "my.txt", "big.txt", "my_texts/a.txt", "my_texts/b/c.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(PHRASE * 40, encoding="utf-8")
     programs = {
         "charrnn": [sys.executable, "-m", "charrnn"],

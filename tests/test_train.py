@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from conftest import PHRASE, Recorder, last_checkpoint
 
 import charrnn
-from charrnn.data.corpus import load_corpus, split_train_val
-from charrnn.errors import CheckpointError, ConfigError, TrainingDiverged, VocabularyError
+from charrnn.data.corpus import load_corpus
+from charrnn.errors import CheckpointError, ConfigError, TrainingDiverged
 from charrnn.measure.loss import text_loss
 from charrnn.model.checkpoint import Checkpoint, load_model
 from charrnn.model.config import ModelConfig
@@ -91,7 +91,7 @@ def test_validation_reported_matches_a_fresh_evaluation_of_the_checkpoint(make_c
     train(config, [recorder])
     assert [v.validation.step for v in recorder.validations] == [3, 6]
     loaded = load_model(Path(config.checkpoint_dir) / "last.pt")
-    _, val = split_train_val(load_corpus(Path(config.corpus)).ids, config.val_frac)
+    val = load_corpus(config.corpus, val_frac=config.val_frac).split()[1]
     report = text_loss(loaded.model, val, torch.device("cpu"))
     reported = recorder.validations[-1].validation.val_loss
     assert report.nats_per_char == pytest.approx(reported, rel=1e-6)
@@ -215,5 +215,5 @@ def test_fine_tuning_on_new_characters_grows_the_vocabulary_keeping_the_old_ids(
     assert all(math.isfinite(r.nats) for r in ranked)
     assert len(model.sample(50, temperature=1.5, seed=3)) == 50
 
-    with pytest.raises(VocabularyError, match="--init-from grows it"):  # resuming does not grow
-        train(replace(base, corpus=str(foreign)), resume=True)
+    with pytest.raises(CheckpointError, match="or fine-tune with --init-from"):  # resuming does not grow
+        train(replace(base, corpus=str(foreign)), resume=True)  # the other corpus is the news

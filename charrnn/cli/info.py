@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from charrnn.cli.output import JsonOption, err_console, print_json, user_errors
+from charrnn.data.sources import describe_corpus
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -40,6 +41,9 @@ def _show_chars(chars: list[str]) -> str:
     return " ".join(repr(c) if not c.isprintable() or c.isspace() else c for c in chars)
 
 
+SHOWN_FILES = 10  # of a corpus of several files, in the table
+
+
 def _info_table(info: dict[str, Any]) -> Table:
     from rich.table import Table
 
@@ -58,11 +62,19 @@ def _info_table(info: dict[str, Any]) -> Table:
     )
     table.add_row("vocabulary", f"{vocab['size']} characters: {_show_chars(vocab['chars'])}")
     if corpus:
+        files = corpus["files"]
+        named = describe_corpus(corpus["sources"], len(files))
+        digest = f", sha256 {files[0]['sha256'][:16]}…" if len(files) == 1 else ""
         table.add_row(
             "corpus",
-            f"{corpus['path']}, {corpus['size']:,} bytes, {corpus['num_chars']:,} characters, "
-            f"sha256 {corpus['sha256'][:16]}…, validation {corpus['val_frac']}",
+            f"{named}, {corpus['size']:,} bytes, {corpus['num_chars']:,} characters{digest}, "
+            f"validation {corpus['val_frac']}" + (" of each file" if len(files) > 1 else ""),
         )
+        if len(files) > 1:
+            shown = ", ".join(f["path"] for f in files[:SHOWN_FILES])
+            hidden = len(files) - SHOWN_FILES
+            more = f" and {hidden} more (--json lists all)" if hidden > 0 else ""
+            table.add_row("files", shown + more)
     if train["step"] is not None:
         table.add_row(
             "training",

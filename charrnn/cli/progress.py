@@ -57,7 +57,7 @@ class ProgressDisplay(TrainObserver):
     def on_start(self, event: RunStarted) -> None:
         verb = f"resuming at step {event.start_step}" if event.resumed else "training"
         self.console.print(
-            f"[bold]{verb}[/] on {escape(event.corpus_path)}: {event.train_chars:,} train / "
+            f"[bold]{verb}[/] on {escape(event.corpus)}: {event.train_chars:,} train / "
             f"{event.val_chars:,} val characters, vocabulary {event.vocab_size}, "
             f"{event.num_parameters:,} parameters, {event.device} {event.precision} "
             f"({event.threads} thread{'s' if event.threads != 1 else ''}) → {escape(event.checkpoint_dir)}/",

@@ -22,8 +22,12 @@ def _default(name: str) -> Any:
 def train_command(
     ctx: typer.Context,
     corpus: Annotated[
-        Path | None,
-        typer.Argument(help="UTF-8 text to train on (default: corpora/tinyshakespeare.txt)."),
+        list[Path] | None,
+        typer.Argument(
+            help="UTF-8 text to train on: files, or folders of them (every text file under each, "
+            "sorted; hidden ones left out). Default: corpora/tinyshakespeare.txt.",
+            show_default=False,
+        ),
     ] = None,
     checkpoint_dir: Annotated[
         Path, typer.Option(help="Where last.pt, best.pt and metrics.jsonl go.")
@@ -152,7 +156,7 @@ def train_command(
 
 def _train(
     ctx: typer.Context,
-    corpus: Path | None,
+    corpus: list[Path] | None,
     *,
     resume: bool,
     init_from: Path | None,

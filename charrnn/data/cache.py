@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,14 +34,17 @@ def entry_name(sha256: str, vocab_chars: str | None) -> str:
     return f"{sha256}-{hashlib.sha256(vocab_chars.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
 
 
-def load_entry(directory: Path, name: str, num_bytes: int) -> tuple[np.ndarray, str] | None:
-    """(ids memory-mapped read-only, vocabulary characters), or None if absent or unusable."""
+def load_entry(directory: Path, name: str, num_bytes: int) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """(ids memory-mapped read-only, the entry's record: its vocabulary characters "chars" and
+    what the writer added), or None if absent or unusable."""
     try:
         meta = json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))
         ids = np.load(directory / f"{name}.npy", mmap_mode="r")
         if meta.get("num_bytes") != num_bytes or ids.ndim != 1 or len(ids) != meta.get("num_chars"):
             return None
-        return ids, str(meta["chars"])
+        if not isinstance(meta.get("chars"), str):
+            return None
+        return ids, meta
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -53,9 +57,11 @@ def store_entry(
     chars: str,
     dtype: np.dtype,
     fill: Callable[[np.ndarray], None],
+    extra: dict[str, Any] | None = None,
 ) -> np.ndarray | None:
     """Encode into a new entry with `fill` and return it memory-mapped; None if the cache
-    directory cannot be written (the caller then encodes in memory)."""
+    directory cannot be written (the caller then encodes in memory). `extra`: more of the record
+    (JSON data) that `load_entry` gives back."""
     npy, meta = directory / f"{name}.npy", directory / f"{name}.json"
     tmp_npy, tmp_meta = (directory / f".{p.name}.{os.getpid()}.tmp" for p in (npy, meta))
     try:
@@ -65,7 +71,7 @@ def store_entry(
         out.flush()
         del out
         os.replace(tmp_npy, npy)
-        record = {"num_chars": num_chars, "num_bytes": num_bytes, "chars": chars}
+        record = {**(extra or {}), "num_chars": num_chars, "num_bytes": num_bytes, "chars": chars}
         tmp_meta.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp_meta, meta)
     except BaseException as e:  # nothing half-written stays behind, whatever stopped the encoding

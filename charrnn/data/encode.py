@@ -7,6 +7,7 @@ UTF-32 code points. Neither pass makes a Python object per character.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,15 +46,24 @@ def scan_corpus(path: Path, chunk_bytes: int = ENCODE_CHUNK_BYTES) -> Scan:
 
 
 def encode_corpus(
-    path: Path, vocab: Vocabulary, out: np.ndarray, chunk_bytes: int = ENCODE_CHUNK_BYTES
+    path: Path, vocab: Vocabulary, outs: Sequence[np.ndarray], chunk_bytes: int = ENCODE_CHUNK_BYTES
 ) -> None:
-    """Fill `out` (one slot per character) with the ids of the file's characters, all of which
-    `vocab` must know (scan_corpus first)."""
-    lookup = np.zeros(NUM_CODE_POINTS, dtype=out.dtype)
-    lookup[[ord(c) for c in vocab.chars]] = np.arange(vocab.size, dtype=out.dtype)
+    """Fill `outs` in order, one slot per character (e.g. a file's training part, then its
+    validation part), with the ids of the file's characters, all of which `vocab` must know
+    (scan_corpus first)."""
+    lookup = np.zeros(NUM_CODE_POINTS, dtype=outs[0].dtype)
+    lookup[[ord(c) for c in vocab.chars]] = np.arange(vocab.size, dtype=outs[0].dtype)
+    ends = np.cumsum([len(out) for out in outs])
     pos = 0
     for text in read_text_chunks(str(path), chunk_bytes):
-        out[pos : pos + len(text)] = lookup[code_points(text)]
-        pos += len(text)
-    if pos != len(out):
+        ids = lookup[code_points(text)]
+        if pos + len(ids) > ends[-1]:
+            raise ValueError(f"{path} changed while it was being encoded")
+        for out, end in zip(outs, ends, strict=True):  # the part of this chunk that falls in each out
+            start = end - len(out)
+            lo, hi = max(pos, start), min(pos + len(ids), end)
+            if lo < hi:
+                out[lo - start : hi - start] = ids[lo - pos : hi - pos]
+        pos += len(ids)
+    if pos != ends[-1]:
         raise ValueError(f"{path} changed while it was being encoded")

@@ -9,6 +9,10 @@ import numpy as np
 
 from charrnn.errors import VocabularyError
 
+# Between two documents of a corpus of several files (corpus.py): ASCII's "file separator", a
+# control character that text files all but never hold.
+DOCUMENT_SEPARATOR = "\x1c"
+
 
 def code_points(text: str) -> np.ndarray:
     """Unicode code points of `text` without a Python object per character: uint8 for ASCII text
@@ -55,8 +59,10 @@ class Vocabulary:
     @property
     def line_start(self) -> str:
         """What text with no context is taken to follow (sampling with no prime, scoring with no
-        --context): a new line, else a space, else the first character."""
-        return next((c for c in ("\n", " ") if c in self.chars), self.chars[0])
+        --context): the start of a document where the model learnt where documents start (the
+        separator of a corpus of several files), else a new line, else a space, else the first
+        character."""
+        return next((c for c in (DOCUMENT_SEPARATOR, "\n", " ") if c in self.chars), self.chars[0])
 
     @cached_property
     def _points(self) -> np.ndarray:

@@ -68,7 +68,7 @@ def shown_text(
         corpus = trained_on(loaded, checkpoint, "give a FILE or --text to visualize")
         val = corpus.validation
         raw = loaded.vocab.decode(val[: config.max_chars])
-        truncated, source = len(val) > config.max_chars, f"{corpus.path} (validation)"
+        truncated, source = len(val) > config.max_chars, f"{corpus.name} (validation)"
     if not raw:
         raise CorpusError(f"{source} is empty: nothing to visualize")
     stats = TextStats()

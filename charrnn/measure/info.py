@@ -32,7 +32,7 @@ def describe_checkpoint(loaded: LoadedModel, path: Path) -> dict[str, Any]:
         "vocabulary": {"size": loaded.vocab.size, "chars": list(loaded.vocab.chars)},
         "corpus": None
         if corpus is None
-        else {**corpus.fingerprint.to_dict(), "num_chars": corpus.num_chars, "val_frac": corpus.val_frac},
+        else {**corpus.to_dict(), "size": sum(f.size for f in corpus.files), "num_files": len(corpus.files)},
         "training": dict.fromkeys(("step", "epochs", "chars_seen", "seconds", "precision", "plan", "config")),
     }
     if training is None:

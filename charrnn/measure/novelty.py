@@ -75,9 +75,9 @@ def training_index(
 ) -> TrainingIndex:
     """The training text of the checkpoint's corpus, indexed (built once, then cached)."""
     corpus = trained_on(loaded, checkpoint, "--novelty looks for the sample in it")
-    name = f"{entry_name(corpus.fingerprint.sha256, loaded.vocab.chars)}-train{len(corpus.train)}"
+    name = f"{entry_name(corpus.key, loaded.vocab.chars)}-train{len(corpus.train)}"
 
     def building() -> None:
-        tell(f"indexing the {len(corpus.train):,} characters of {corpus.path}'s training part (once)…")
+        tell(f"indexing the {len(corpus.train):,} characters of {corpus.name}'s training part (once)…")
 
-    return TrainingIndex(corpus.path, loaded.vocab, cached_index(corpus.train, name, building))
+    return TrainingIndex(corpus.name, loaded.vocab, cached_index(corpus.train, name, building))

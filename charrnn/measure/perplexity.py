@@ -167,7 +167,7 @@ def measure_validation(
             baselines.add(loaded.vocab.decode(val[start : start + VAL_CHUNK]))
     ms = gradient_ms(loaded.model, train, config.dynamic.seg_len, device) if config.dynamic else None
     chunks = (val[start : start + VAL_CHUNK] for start in range(0, len(val), VAL_CHUNK))
-    result = _score(loaded, f"{corpus.path} (validation)", chunks, config, device, ms, stats, baselines)
+    result = _score(loaded, f"{corpus.name} (validation)", chunks, config, device, ms, stats, baselines)
     training = loaded.checkpoint.training
     if training is not None and training.history:
         result = replace(result, reported_val_loss=training.history[-1].val_loss)

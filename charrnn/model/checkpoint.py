@@ -6,10 +6,11 @@ loading one cannot run code. Every other module sees `Checkpoint`; the dict's ke
 nowhere else. Older format versions are migrated forward as they are read; newer and foreign
 files are refused with one clear line.
 
-    Checkpoint (format version 4)
+    Checkpoint (format version 5)
     ├─ model: ModelConfig, vocabulary, weights     rebuild the network alone (build_model)
     ├─ written_by                                  the charrnn version that wrote it
-    ├─ corpus: CorpusRecord                        path, size, sha256, characters, val fraction
+    ├─ corpus: CorpusRecord                        the paths given, each file's path, size and
+    │                                              sha256, characters, val fraction
     └─ training: TrainingRecord                    what `train --resume` needs to go on exactly:
        config (TrainConfig's fields), precision, progress, plans (every plan the run has
        settled, the current one last), optimizer state, carried state, random-number state,
@@ -37,7 +38,7 @@ from charrnn.model.network import CharRNN
 from charrnn.options import DEFAULT_CHECKPOINT_DIR
 
 FORMAT = "charrnn-checkpoint"
-VERSION = 4
+VERSION = 5
 
 
 @dataclass
@@ -85,9 +86,27 @@ class Validation:
 
 @dataclass(frozen=True)
 class CorpusRecord:
-    fingerprint: Fingerprint
+    sources: tuple[str, ...]  # the paths the run was given: files, folders
+    files: tuple[Fingerprint, ...]  # the files read from them, in order
     num_chars: int
     val_frac: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sources": list(self.sources),
+            "files": [f.to_dict() for f in self.files],
+            "num_chars": self.num_chars,
+            "val_frac": self.val_frac,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CorpusRecord:
+        return cls(
+            tuple(str(s) for s in d["sources"]),
+            tuple(Fingerprint.from_dict(dict(f)) for f in d["files"]),
+            int(d["num_chars"]),
+            float(d["val_frac"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -161,8 +180,7 @@ class Checkpoint:
             "training": None,
         }
         if self.corpus is not None:
-            c = self.corpus
-            raw["corpus"] = {**c.fingerprint.to_dict(), "num_chars": c.num_chars, "val_frac": c.val_frac}
+            raw["corpus"] = self.corpus.to_dict()
         if self.training is not None:
             t = self.training
             raw["training"] = {
@@ -189,11 +207,7 @@ class Checkpoint:
             vocabulary=Vocabulary(str(raw["vocabulary"])),
             weights=dict(raw["weights"]),
             written_by=str(raw.get("written_by", "unknown")),
-            corpus=None
-            if corpus is None
-            else CorpusRecord(
-                Fingerprint.from_dict(corpus), int(corpus["num_chars"]), float(corpus["val_frac"])
-            ),
+            corpus=None if corpus is None else CorpusRecord.from_dict(dict(corpus)),
             training=None if training is None else _training_from_raw(training),
         )
 
@@ -221,7 +235,19 @@ def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
         raw = _from_version_2(raw)
     if raw.get("format_version") == 3:
         raw = _from_version_3(raw)
+    if raw.get("format_version") == 4:
+        raw = _from_version_4(raw)
     return raw
+
+
+def _from_version_4(old: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 (charrnn 0.3.0) trained on one file: its corpus record was that file's."""
+    corpus = old.get("corpus")
+    if corpus is not None:
+        file = {k: corpus[k] for k in ("path", "size", "sha256")}
+        sizes = {k: corpus[k] for k in ("num_chars", "val_frac")}
+        corpus = {"sources": [corpus["path"]], "files": [file], **sizes}
+    return {**old, "format_version": 5, "corpus": corpus}
 
 
 def _from_version_3(old: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.data.corpus import Fingerprint, fingerprint_file, load_corpus, split_train_val
+from charrnn.data.corpus import Fingerprint, content_key, describe_change, load_corpus, same_files
+from charrnn.data.sources import describe_corpus
 from charrnn.errors import CorpusError
 from charrnn.model.checkpoint import LoadedModel
 
@@ -23,30 +24,36 @@ class TrainedOn:
 
     train: np.ndarray
     validation: np.ndarray
-    fingerprint: Fingerprint
-
-    @property
-    def path(self) -> str:
-        return self.fingerprint.path
+    files: tuple[Fingerprint, ...]
+    name: str  # for people: "corpus.txt", "poems/ (12 files)"
+    key: str  # names what is cached about it (content_key)
 
 
 def trained_on(loaded: LoadedModel, checkpoint: Path, instead: str) -> TrainedOn:
     """The corpus `loaded` was trained on; a CorpusError ending in `instead` (what the user can do
-    without it, e.g. "give a FILE to measure") if the checkpoint does not name it, or the file is
-    gone or changed."""
+    without it, e.g. "give a FILE to measure") if the checkpoint does not name it, or a file of
+    it is gone or changed."""
     record = loaded.checkpoint.corpus
     if record is None:
         raise CorpusError(f"{checkpoint} does not say which corpus it was trained on: {instead}")
-    stored = record.fingerprint
-    if not Path(stored.path).is_file():
+    gone = [f.path for f in record.files if not Path(f.path).is_file()]
+    if gone:
+        more = f" and {len(gone) - 1} more" if len(gone) > 1 else ""
         raise CorpusError(
-            f"{checkpoint} was trained on {stored.path}, which is not there any more: {instead}"
+            f"{checkpoint} was trained on {gone[0]}{more}, which is not there any more: {instead}"
         )
+
     # The content first: a changed file may hold characters the model does not know, and
     # "it has changed" is the news, not those characters.
-    current = fingerprint_file(Path(stored.path))
-    if not current.same_content(stored):
-        raise CorpusError(f"{stored.path} has changed since {checkpoint} was trained on it: {instead}")
-    corpus = load_corpus(Path(stored.path), loaded.vocab, fingerprint=current)
-    train, val = split_train_val(corpus.ids, record.val_frac)
-    return TrainedOn(train=train, validation=val, fingerprint=stored)
+    def unchanged(current: tuple[Fingerprint, ...]) -> None:
+        if not same_files(record.files, current):
+            changed = describe_change(record.files, current)
+            raise CorpusError(
+                f"the corpus has changed since {checkpoint} was trained on it ({changed}): {instead}"
+            )
+
+    paths = [f.path for f in record.files]
+    corpus = load_corpus(paths, loaded.vocab, val_frac=record.val_frac, check_files=unchanged)
+    name = describe_corpus(record.sources, len(record.files))
+    key = content_key(record.files, record.val_frac)
+    return TrainedOn(*corpus.split(), record.files, name, key)

@@ -9,7 +9,14 @@ from typing import Any
 
 from charrnn.errors import ConfigError
 from charrnn.model.config import ModelConfig, known_fields
-from charrnn.options import DEFAULT_CHECKPOINT_DIR, DEVICES, PRECISIONS, check_choice, flag_of
+from charrnn.options import (
+    DEFAULT_CHECKPOINT_DIR,
+    DEFAULT_VAL_FRAC,
+    DEVICES,
+    PRECISIONS,
+    check_choice,
+    flag_of,
+)
 from charrnn.train.schedule import Schedule
 
 DEFAULT_CORPUS = Path("corpora") / "tinyshakespeare.txt"
@@ -25,7 +32,7 @@ def default_corpus() -> Path:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    corpus: str
+    corpus: tuple[str, ...]  # the paths to train on: files and folders (data/sources.py); one str is one path
     checkpoint_dir: str = str(DEFAULT_CHECKPOINT_DIR)
     # model (the defaults are the winner of the sweep in bench/sweep.md)
     cell: str = "gru"
@@ -35,7 +42,7 @@ class TrainConfig:
     dropout: float = 0.1
     factors: int = 0  # mrnn/mlstm factor size; 0 = hidden_size
     # data
-    val_frac: float = 0.1
+    val_frac: float = DEFAULT_VAL_FRAC  # of each file: its last part
     batch_size: int = 32
     seq_len: int = 100
     # optimisation
@@ -61,6 +68,9 @@ class TrainConfig:
     threads: int | None = None  # None: one per physical core
 
     def __post_init__(self) -> None:
+        if isinstance(self.corpus, str | Path):  # one path, as a Python caller may give it
+            object.__setattr__(self, "corpus", (str(self.corpus),))
+        object.__setattr__(self, "corpus", tuple(str(path) for path in self.corpus))
         self.model_config(vocab_size=1)  # validates the architecture fields
         check_choice("--device", self.device, DEVICES)
         check_choice("--precision", self.precision, PRECISIONS)
@@ -113,7 +123,7 @@ class TrainConfig:
         return Schedule(self.lr, self.warmup_steps, self.min_lr_frac, self.decay_frac)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "corpus": list(self.corpus)}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> TrainConfig:

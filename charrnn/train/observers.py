@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # only names here: reading metrics.jsonl (charrnn plot) needs
 class RunStarted:
     """What a run is about to do, told once at the start."""
 
-    corpus_path: str
+    corpus: str  # for people: "poems/ (12 files)"
     checkpoint_dir: str
     device: str
     precision: str

@@ -4,7 +4,9 @@ the plan, writing nothing; `snapshot` is its inverse, the checkpoint of a run as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,8 @@ import torch
 
 from charrnn import __version__
 from charrnn.data.batching import StreamLayout, stream_layout
-from charrnn.data.corpus import Corpus, Fingerprint, load_corpus, split_train_val
+from charrnn.data.corpus import Corpus, Fingerprint, describe_change, load_corpus, same_files
+from charrnn.data.sources import describe_corpus, describe_sources
 from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import CheckpointError, ConfigError, VocabularyError
 from charrnn.model.checkpoint import (
@@ -85,7 +88,7 @@ class Run:
     def started(self) -> RunStarted:
         """What this run is about to do, for its observers."""
         return RunStarted(
-            corpus_path=self.config.corpus,
+            corpus=describe_corpus(self.config.corpus, len(self.corpus.files)),
             checkpoint_dir=self.config.checkpoint_dir,
             device=str(self.device),
             precision=self.precision,
@@ -124,19 +127,19 @@ def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, forc
     saved = base.checkpoint.training if resume and base is not None else None
     if resume and saved is None:
         raise CheckpointError(f"{last} holds no training state to resume")
-    corpus = _load_training_corpus(config, base.vocab if base else None, grow=init_from is not None)
-    if resume and base is not None and base.checkpoint.corpus is not None:
-        _check_same_corpus(base.checkpoint.corpus.fingerprint, corpus.fingerprint, last)
+    record = base.checkpoint.corpus if resume and base is not None else None
+    check = None if record is None else partial(_check_same_corpus, record, checkpoint=last)
+    corpus = _load_training_corpus(config, base.vocab if base else None, init_from is not None, check)
     precision, warning = run_precision(saved, config, device)
-    train_ids, val_ids = split_train_val(corpus.ids, config.val_frac)
+    train_ids, val_ids = corpus.split()
     layout = stream_layout(train_ids, config.batch_size, config.seq_len)
     model = CharRNN(config.model_config(corpus.vocab.size)).to(device)
-    notes = [warning] if warning else []
+    notes = [*corpus.skipped, *([warning] if warning else [])]
     if base is not None:
         model.load_state_dict(grown_weights(model, base.model.state_dict(), base.vocab.size))
         if added := corpus.vocab.chars[base.vocab.size :]:
             notes.append(
-                f"the vocabulary grew by {len(added)} character(s) of {config.corpus}: "
+                f"the vocabulary grew by {len(added)} character(s) of {describe_sources(config.corpus)}: "
                 f"{describe_chars(added)} "
                 f"(ids {base.vocab.size}-{corpus.vocab.size - 1}; each starts as an average character, "
                 "as likely as the rarest)"
@@ -194,7 +197,7 @@ def snapshot(run: Run, carried: State | None) -> Checkpoint:
         vocabulary=corpus.vocab,
         weights=run.model.state_dict(),
         written_by=__version__,
-        corpus=CorpusRecord(corpus.fingerprint, int(len(corpus.ids)), run.config.val_frac),
+        corpus=CorpusRecord(run.config.corpus, corpus.files, int(len(corpus.ids)), run.config.val_frac),
         training=TrainingRecord(
             config=run.config.to_dict(),
             precision=run.precision,
@@ -245,7 +248,7 @@ def config_from_options(
     options: dict[str, Any],
     explicit: dict[str, Any],
     *,
-    corpus: Path | None,
+    corpus: list[Path] | None,
     preset: str | None,
     resume: bool,
     init_from: Path | None,
@@ -259,11 +262,11 @@ def config_from_options(
         raise ConfigError("--preset cannot be combined with --resume (the run keeps its configuration)")
     if resume:
         config = config_for_resume(Path(options["checkpoint_dir"]), explicit)
-        return replace(config, corpus=str(corpus)) if corpus is not None else config
+        return replace(config, corpus=tuple(map(str, corpus))) if corpus else config
     if init_from is not None:
         _check_same_architecture(init_from, explicit)
     chosen = apply_preset(preset, options, explicit)
-    return TrainConfig(**{**chosen, "corpus": str(corpus or default_corpus())})
+    return TrainConfig(**{**chosen, "corpus": tuple(map(str, corpus or [default_corpus()]))})
 
 
 ARCHITECTURE = ("cell", "num_layers", "hidden_size", "embed_size", "factors")
@@ -304,19 +307,33 @@ def config_for_resume(checkpoint_dir: Path, explicit: dict[str, Any]) -> TrainCo
     return replace(saved, **{k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
 
 
-def _load_training_corpus(config: TrainConfig, vocab: Vocabulary | None, grow: bool) -> Corpus:
+def _load_training_corpus(
+    config: TrainConfig,
+    vocab: Vocabulary | None,
+    grow: bool,
+    check: Callable[[tuple[Fingerprint, ...]], None] | None,
+) -> Corpus:
     try:
-        return load_corpus(Path(config.corpus), vocab, grow=grow)
+        return load_corpus(config.corpus, vocab, grow=grow, val_frac=config.val_frac, check_files=check)
     except VocabularyError as e:  # resuming: the run's vocabulary is fixed
         raise VocabularyError(
-            f"{config.corpus}: {e} (a run resumes on its own vocabulary; --init-from grows it)"
+            f"{describe_sources(config.corpus)}: {e} "
+            "(a run resumes on its own vocabulary; --init-from grows it)"
         ) from None
 
 
-def _check_same_corpus(stored: Fingerprint, current: Fingerprint, checkpoint: Path) -> None:
-    if not current.same_content(stored):
+def _check_same_corpus(record: CorpusRecord, current: tuple[Fingerprint, ...], checkpoint: Path) -> None:
+    if same_files(record.files, current):
+        return
+    if len(record.files) == 1 and len(current) == 1:
+        stored, now = record.files[0], current[0]
         raise CheckpointError(
             f"{checkpoint} was trained on {stored.path} (sha256 {stored.sha256[:12]}…), but "
-            f"{current.path} differs (sha256 {current.sha256[:12]}…): resume on the same corpus, "
+            f"{now.path} differs (sha256 {now.sha256[:12]}…): resume on the same corpus, "
             "or fine-tune with --init-from"
         )
+    raise CheckpointError(
+        f"{checkpoint} was trained on {describe_corpus(record.sources, len(record.files))}, which has "
+        f"changed since ({describe_change(record.files, current)}): resume on the same corpus, or "
+        "fine-tune with --init-from"
+    )
