@@ -1,11 +1,13 @@
-"""Remake the README's screenshots of `charrnn visualize` and `charrnn serve` from a checkpoint.
+"""Remake the README's screenshots of `charrnn visualize`, `charrnn serve` and the page of
+`charrnn export --format html` from a checkpoint.
 
 visualize.png: the strongest line-position unit, a character hovered; serve.png: a sample from
-"ROMEO:"; serve-surprise.png: two lines coloured by surprise, a character hovered. The units found
+"ROMEO:"; serve-surprise.png: two lines coloured by surprise, a character hovered; export.png: the
+exported page's sample from --export-prime (default "ROMEO:"), generated in the browser. The units found
 go to stdout as Markdown. Run it where the model was trained (visualize reads its corpus), naming
 the checkpoint as the pages should show it. Needs Chromium and Playwright (pip install -e '.[test]').
 
-    python docs/screenshots.py --checkpoint checkpoints/best.pt [--out docs]
+    python docs/screenshots.py --checkpoint checkpoints/best.pt [--out docs] [--only export]
 """
 
 from __future__ import annotations
@@ -160,11 +162,34 @@ def shoot_serve(browser: Any, checkpoint: str, out: Path) -> None:
             fail("charrnn serve did not stop within 15 s of Ctrl-C (killed)")
 
 
+def shoot_export(browser: Any, checkpoint: str, out: Path, tmp: Path, prime: str) -> None:
+    page = tmp / "model.html"
+    done = subprocess.run(
+        [*CHARRNN, "export", "--checkpoint", checkpoint, "--format", "html", "--output", str(page)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    if done.returncode != 0:
+        fail(f"charrnn export failed: {last_line(done.stderr)}")
+    tab = browser.new_page(viewport={"width": 900, "height": 700})
+    tab.goto(page.as_uri())
+    tab.fill("#prime", prime)
+    tab.eval_on_selector("#length", "(e, v) => { e.value = v; e.dispatchEvent(new Event('input')) }", LENGTH)
+    tab.fill("#seed", str(SEED))
+    tab.click("#generate-button")
+    wait_done(tab, "#output", "#generate-status")
+    tab.screenshot(path=str(out / "export.png"), full_page=True)
+    tab.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="the checkpoint to show (as the pages name it)")
     here = Path(__file__).resolve().parent
     parser.add_argument("--out", type=Path, default=here, help=f"where the PNGs go (default: {here})")
+    parser.add_argument("--only", choices=("visualize", "serve", "export"), help="remake one of them")
+    parser.add_argument("--export-prime", default=PRIME, help="the exported page's prime")
     args = parser.parse_args()
     chromium = os.environ.get("CHARRNN_CHROMIUM") or shutil.which("chromium")  # as tests/conftest.py
     if chromium is None:
@@ -179,10 +204,20 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         except Error as e:
             fail(f"{chromium} would not start: {str(e).splitlines()[0]}")
-        shoot_visualize(browser, args.checkpoint, args.out, Path(tmp))
-        shoot_serve(browser, args.checkpoint, args.out)
+        shots = {
+            "visualize": ["visualize.png"],
+            "serve": ["serve.png", "serve-surprise.png"],
+            "export": ["export.png"],
+        }
+        if args.only in (None, "visualize"):
+            shoot_visualize(browser, args.checkpoint, args.out, Path(tmp))
+        if args.only in (None, "serve"):
+            shoot_serve(browser, args.checkpoint, args.out)
+        if args.only in (None, "export"):
+            shoot_export(browser, args.checkpoint, args.out, Path(tmp), args.export_prime)
         browser.close()
-    names = ", ".join(str(args.out / name) for name in ("visualize.png", "serve.png", "serve-surprise.png"))
+    made = [name for shot, names in shots.items() if args.only in (None, shot) for name in names]
+    names = ", ".join(str(args.out / name) for name in made)
     print(f"wrote {names}", file=sys.stderr)
 
 

@@ -184,6 +184,21 @@ def overfit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_tiny(tmp_path_factory.mktemp("overfit"), **OVERFIT, log_every=50)
 
 
+# Every cell, trained until its guesses are confident (greedy text then has no near-ties).
+CONFIDENT = {"num_layers": 2, "hidden_size": 24, "embed_size": 8, "factors": 16, "max_steps": 60, "lr": 1e-2}
+
+
+@pytest.fixture(scope="session")
+def every_cell(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small two-layer model of every cell: its checkpoint directory."""
+    from charrnn.model.config import CELLS
+
+    root = tmp_path_factory.mktemp("every-cell")
+    for cell in CELLS:
+        (root / cell).mkdir()
+    return {cell: train_tiny(root / cell, cell=cell, **CONFIDENT) for cell in CELLS}
+
+
 # -- a real server -----------------------------------------------------------------------------
 class Server:
     """`charrnn serve` as its own process, on a free loopback port; its stderr kept as it comes."""

@@ -16,7 +16,7 @@ FLOORS = [
     {"data"},
     {"model"},
     {"generate", "measure"},
-    {"inspect"},  # inside a model: its page colours surprise as measure/surprise reads it
+    {"inspect", "export"},  # inside a model (its page colours surprise as measure reads it); sharing one
     {"api", "train"},  # the Python API (charrnn.load) beside training: neither needs the other
     {"serve"},  # the web playground, on the API
     {"cli"},

@@ -1,5 +1,5 @@
 """The README's and the reference's promises that a test can hold: two set-up commands, CI runs
-the test one, the quick start and the recipes run (with tiny sizes), every option is documented,
+the test one, the quick start, the recipes and the exports run (with tiny sizes), every option is documented,
 every link between the documents leads somewhere."""
 
 import re
@@ -63,7 +63,8 @@ def test_the_quick_start_and_the_recipes_run_with_tiny_sizes(tmp_path: Path):
         "torchrun": [sys.executable, "-m", "torch.distributed.run"],
     }
     ran = 0
-    for command in _commands_under("Quick start") + _commands_under("Recipes"):
+    sections = ("Quick start", "Recipes", "Share a model")
+    for command in [command for section in sections for command in _commands_under(section)]:
         args = shlex.split(command)
         if "cuda" in args and not torch.cuda.is_available():
             continue  # the GPU recipe needs a GPU

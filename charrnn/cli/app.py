@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from charrnn import __version__
+from charrnn.cli.export import export_command
 from charrnn.cli.info import info_command
 from charrnn.cli.measure import perplexity_command, score_command
 from charrnn.cli.plot import plot_command
@@ -50,3 +51,4 @@ app.command("info")(info_command)
 app.command("plot")(plot_command)
 app.command("serve")(serve_command)
 app.command("visualize")(visualize_command)
+app.command("export")(export_command)

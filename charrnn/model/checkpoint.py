@@ -35,6 +35,7 @@ from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.files import atomic_write, require_file
 from charrnn.model.config import ModelConfig, known_fields
 from charrnn.model.network import CharRNN
+from charrnn.model.safetensors_file import WEIGHTS_FILE, read_exported
 from charrnn.options import DEFAULT_CHECKPOINT_DIR
 
 FORMAT = "charrnn-checkpoint"
@@ -311,6 +312,8 @@ def _from_version_1(old: dict[str, Any]) -> dict[str, Any]:
 def _read(path: Path, device: torch.device | str) -> dict[str, Any]:
     """The file's dict, loaded safely (no code can run), with its format and version checked."""
     require_file(path, "checkpoint", CheckpointError)
+    if path.suffix == ".safetensors":
+        return read_exported(path, device, FORMAT, VERSION)
     try:
         with warnings.catch_warnings():  # torch warns about foreign pickles; the refusal says enough
             warnings.simplefilter("ignore")
@@ -343,7 +346,8 @@ def _first_line(e: BaseException) -> str:
 
 def resolve_checkpoint(path: str | Path | None) -> Path:
     """The checkpoint file a user names: `path` itself, or for a run directory its best.pt, else
-    last.pt; with none, that of `checkpoints/`. Every command and `charrnn.load` read it so."""
+    last.pt (for an exported one, its model.safetensors); with none, that of `checkpoints/`.
+    Every command and `charrnn.load` read it so."""
     if path is None:
         return default_checkpoint()
     path = Path(path)
@@ -351,13 +355,13 @@ def resolve_checkpoint(path: str | Path | None) -> Path:
 
 
 def default_checkpoint(checkpoint_dir: Path = DEFAULT_CHECKPOINT_DIR) -> Path:
-    """best.pt, else last.pt, of a checkpoint directory."""
-    for name in ("best.pt", "last.pt"):
+    """best.pt, else last.pt, of a checkpoint directory; model.safetensors of an exported one."""
+    for name in ("best.pt", "last.pt", WEIGHTS_FILE):
         if (checkpoint_dir / name).is_file():
             return checkpoint_dir / name
     raise CheckpointError(
-        f"no checkpoint in {checkpoint_dir}/ (looked for best.pt and last.pt): train one with "
-        "`charrnn train`, or pass --checkpoint PATH"
+        f"no checkpoint in {checkpoint_dir}/ (looked for best.pt, last.pt and model.safetensors): train "
+        "one with `charrnn train`, or pass --checkpoint PATH"
     )
 
 

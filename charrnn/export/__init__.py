@@ -1,0 +1,1 @@
+"""Sharing a model beyond charrnn: `charrnn export` to ONNX, safetensors, or one HTML page."""
