@@ -9,7 +9,10 @@ each in its own process (peak RSS from wait4) and with the corpus cache in a fre
 3. reload: `load_corpus` again, now a cache hit;
 4. train, second run: the same command into a new directory.
 
-    python bench/memory.py [--mb 100] [--steps 20] [--json bench/memory.json]
+    python bench/memory.py [--mb 100] [--steps 20] [--files N] [--json bench/memory.json]
+
+--files N: the same corpus as a folder of N files (cut at line ends, in nested folders of 100),
+read as a folder corpus: each file on its own, each file's tail validating.
 
 Targets (issue 6): encoding ≥ 50 MB/s; peak RSS ≤ 1 GB for the 2×256 model; the second run
 ready to train in under 2 s.
@@ -27,12 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
+VAL_FRAC = "0.01"  # validation: 1% (of each file, for a folder)
 LOAD = """
 import sys, time
 from pathlib import Path
 from charrnn.data.corpus import load_corpus
 start = time.perf_counter()
-corpus = load_corpus(Path(sys.argv[1]))
+corpus = load_corpus(Path(sys.argv[1]), val_frac=float(sys.argv[2]))  # the training run's split
 print(f"{time.perf_counter() - start:.3f} {len(corpus.ids)} {type(corpus.ids).__name__}")
 """
 
@@ -48,6 +52,28 @@ def make_corpus(path: Path, megabytes: float, source: Path, seed: int = 0) -> in
             f.write(block)
             written += len(block.encode("utf-8"))
     return path.stat().st_size
+
+
+def split_into_folder(corpus: Path, folder: Path, files: int) -> None:
+    """`corpus` cut at line ends into `files` files of about equal size under `folder`, read a
+    line at a time: this process stays small, so the children it measures start small (a child's
+    peak RSS on Linux counts what it was forked from)."""
+    per_file = corpus.stat().st_size / files
+    written, index, out = 0, -1, None
+    with corpus.open(encoding="utf-8") as lines:
+        for line in lines:
+            if out is None or (written >= per_file * (index + 1) and index < files - 1):
+                if out is not None:
+                    out.close()
+                index += 1
+                path = folder / f"{index // 100:04}" / f"{index % 100:02}.txt"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                out = path.open("w", encoding="utf-8")
+            out.write(line)
+            written += len(line.encode("utf-8"))
+    if out is not None:
+        out.close()
+    corpus.unlink()
 
 
 def run(cmd: list[str], env: dict[str, str], watch: Path | None = None) -> tuple[float, float, str, float]:
@@ -86,18 +112,22 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=100.0)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--source", type=Path, default=Path("corpora/tinyshakespeare.txt"))
+    parser.add_argument("--files", type=int, default=0, help="a folder of this many files instead of one")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         corpus = tmp / "big.txt"
         size = make_corpus(corpus, args.mb, args.source)
+        if args.files:
+            split_into_folder(corpus, tmp / "big", args.files)
+            corpus = tmp / "big"
         env = {**os.environ, "CHARRNN_CACHE_DIR": str(tmp / "cache")}
         encode_env = {**os.environ, "CHARRNN_CACHE_DIR": str(tmp / "cache-for-encode-timing")}
-        load = [sys.executable, "-c", LOAD, str(corpus)]
+        load = [sys.executable, "-c", LOAD, str(corpus), VAL_FRAC]
         train = [sys.executable, "-m", "charrnn", "train", str(corpus), "--hidden", "256", "--embed", "64"]
         train += ["--max-steps", str(args.steps), "--eval-every", str(args.steps), "--log-every", "1"]
-        train += ["--val-frac", "0.01", "--val-streams", "64", "--sample-chars", "0", "--quiet"]
+        train += ["--val-frac", VAL_FRAC, "--val-streams", "64", "--sample-chars", "0", "--quiet"]
         rows = []
 
         wall, rss, out, _ = run(load, encode_env)
@@ -115,13 +145,15 @@ def main() -> None:
                 rows.append(("reload (cache hit)", wall, rss, f"load_corpus {float(seconds):.2f} s, {kind}"))
         cache_mb = sum(p.stat().st_size for p in (tmp / "cache").glob("*.npy")) / 1e6
 
-    print(f"corpus: {size / 1e6:.0f} MB generated; cache entry {cache_mb:.0f} MB")
+    shape = f"as a folder of {args.files:,} files" if args.files else "as one file"
+    print(f"corpus: {size / 1e6:.0f} MB generated, {shape}; cache entry {cache_mb:.0f} MB")
     print(f"{'stage':<22} {'wall s':>7} {'peak RSS MB':>12}  notes")
     for label, wall, rss, notes in rows:
         print(f"{label:<22} {wall:>7.2f} {rss:>12.0f}  {notes}")
     if args.json:
         keys = ("stage", "wall_seconds", "peak_rss_mb", "notes")
-        payload = {"corpus_mb": size / 1e6, "rows": [dict(zip(keys, r, strict=True)) for r in rows]}
+        table = [dict(zip(keys, r, strict=True)) for r in rows]
+        payload = {"corpus_mb": size / 1e6, "files": args.files or 1, "rows": table}
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
 
 

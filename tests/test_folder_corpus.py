@@ -12,9 +12,11 @@ import pytest
 import torch
 from conftest import PHRASE, TINY_ARGS, assert_one_line_error, invoke, last_checkpoint, tiny_config
 
+import charrnn
 from charrnn.data.corpus import load_corpus
 from charrnn.data.sources import corpus_files
 from charrnn.data.vocab import DOCUMENT_SEPARATOR
+from charrnn.generate import sampling
 from charrnn.train.loop import train
 
 SEP = DOCUMENT_SEPARATOR
@@ -38,6 +40,12 @@ def test_a_folder_gives_its_files_recursively_in_sorted_order_hidden_ones_left_o
     # a file given after its folder is not read twice; paths keep the order given
     again = corpus_files([root / "b.txt", root, root / "b.txt"])
     assert [p.relative_to(root).as_posix() for p in again] == ["b.txt", "a/b/c.txt", "a/z.txt"]
+    # a link to a file of the corpus is that file (taken where it first appears); a folder named by
+    # another path is that folder
+    (root / "a" / "link.txt").symlink_to(root / "b.txt")
+    (tmp_path / "poems-link").symlink_to(root)
+    linked = corpus_files([root, tmp_path / "poems-link" / "a"])
+    assert [p.relative_to(root).as_posix() for p in linked] == ["a/b/c.txt", "a/link.txt", "a/z.txt"]
 
 
 def test_each_file_gives_its_tail_to_validation_and_documents_are_separated(tmp_path: Path):
@@ -156,8 +164,18 @@ def test_resume_notices_a_changed_folder(folder_run):
     assert_one_line_error(gone, "one.txt changed")
 
 
-def test_sampling_with_no_prime_starts_a_document(folder_run):
+def test_sampling_with_no_prime_starts_a_document(folder_run, monkeypatch):
     _, checkpoint_dir, result = folder_run
     assert result.exit_code == 0, result.stderr
     loaded = last_checkpoint(checkpoint_dir)
     assert loaded.vocabulary.line_start == SEP
+    started: list[list[int]] = []
+    generate = sampling.generate_ids
+
+    def watched(model, start, *args, **kwargs):
+        started.append(start.tolist())
+        return generate(model, start, *args, **kwargs)
+
+    monkeypatch.setattr(sampling, "generate_ids", watched)
+    charrnn.load(checkpoint_dir / "last.pt").sample(5, seed=1)
+    assert started == [[loaded.vocabulary.chars.index(SEP)]]

@@ -39,6 +39,15 @@ def corpus_files(sources: Sequence[str | Path]) -> list[Path]:
         raise CorpusError("no corpus given: name a text file or a folder of them")
     files: list[Path] = []
     seen: set[Path] = set()
+    folders: dict[Path, Path] = {}  # each folder's real path, resolved once for all its files
+
+    def real(path: Path) -> Path:
+        if path.is_symlink():
+            return path.resolve()
+        if path.parent not in folders:
+            folders[path.parent] = path.parent.resolve()
+        return folders[path.parent] / path.name
+
     for source in map(Path, sources):
         if source.is_dir():
             found = folder_files(source)
@@ -49,7 +58,7 @@ def corpus_files(sources: Sequence[str | Path]) -> list[Path]:
         else:
             raise CorpusError(f"corpus not found: {source}")
         for path in found:
-            if (key := path.resolve()) not in seen:
+            if (key := real(path)) not in seen:
                 seen.add(key)
                 files.append(path)
     return files
