@@ -124,7 +124,7 @@ def main() -> None:
         onnx_bytes, ort_speed = onnx.stat().st_size, onnx_speed(onnx, val_ids)
     own = charrnn_speed(checkpoint, args.chars)
     print(f"onnx: {onnx_bytes / 1e6:.2f} MB; onnxruntime reads {ort_speed:,.0f} chars/s (windows of 100)")
-    print(f"charrnn sample (1 thread): {own:,.0f} chars/s")
+    print(f"charrnn sample, this process: {own:,.0f} chars/s")
     if args.json:
         result = {
             "machine": describe_machine(),
