@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # The one place the version is written: pyproject.toml reads it from here (a literal is read
 # without importing the package metadata, which `charrnn --version` would otherwise wait for).
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = ["CharSurprise", "Model", "Scored", "TextResult", "__version__", "load"]
 

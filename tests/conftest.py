@@ -154,6 +154,17 @@ def assert_one_line_error(result: Result, fragment: str) -> None:
     assert result.stdout == ""
 
 
+# -- time limits -------------------------------------------------------------------------------
+SLOW_TIMEOUT = 300  # seconds a test marked slow may take; the others, pyproject.toml's `timeout`
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked slow and given no time limit of its own gets SLOW_TIMEOUT."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+
+
 # -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session", autouse=True)
 def corpus_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:

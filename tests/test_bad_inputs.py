@@ -8,6 +8,7 @@ or left half-written anywhere in the test's directory. Odd but valid text is in 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pickle
 import random
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import typer
 from conftest import PHRASE, TINY_ARGS, CodeRunningPickle, invoke, without
 
+from charrnn.cli.app import app
 from charrnn.model.checkpoint import VERSION
 
 
@@ -76,6 +79,19 @@ class Workspace:
     def serve(self, *options: str) -> list[str]:
         return ["serve", "--checkpoint", str(self.model), *options]
 
+    def export(self, *options: str) -> list[str]:
+        """Export the trained model as ONNX to m.onnx, `options` added (a later one wins)."""
+        return [
+            "export",
+            "--checkpoint",
+            str(self.model),
+            "--format",
+            "onnx",
+            "--output",
+            self.path("m.onnx"),
+            *options,
+        ]
+
     def visualize(self, *options: str) -> list[str]:
         return ["visualize", "--checkpoint", str(self.model), "--threads", "1", *options]
 
@@ -99,6 +115,13 @@ class Case:
     args: Callable[[Workspace], list[str]]
     fragment: str  # what the error line must say
     exit_code: int = 1
+
+
+def _foreign() -> bytes:
+    """A PyTorch file of someone else's: a bare state dict."""
+    buffer = io.BytesIO()
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, buffer)
+    return buffer.getvalue()
 
 
 def _random_bytes(n: int) -> bytes:
@@ -531,6 +554,63 @@ CASES = [
         "is not a directory",
     ),
     Case("visualize --output a directory", lambda w: w.visualize("--output", str(w.root)), "is a directory"),
+    # -- export ---------------------------------------------------------------------------------
+    Case(
+        "export missing checkpoint",
+        lambda w: w.export("--checkpoint", w.path("none.pt")),
+        "checkpoint not found",
+    ),
+    Case(
+        "export text file as checkpoint",
+        lambda w: w.export("--checkpoint", w.file("t.pt", b"hello\n" * 30)),
+        "not a readable checkpoint",
+    ),
+    Case(
+        "export foreign checkpoint",
+        lambda w: w.export("--checkpoint", w.file("f.pt", _foreign())),
+        "is not a charrnn checkpoint",
+    ),
+    Case(
+        "export with no checkpoints/ here",
+        lambda w: ["export", "--format", "onnx", "--output", "m.onnx"],
+        "no checkpoint in",
+    ),
+    Case(
+        "export --format tflite",
+        lambda w: w.export("--format", "tflite"),
+        "--format must be one of onnx, safetensors, html, not 'tflite'",
+    ),
+    Case(
+        "export onnx --weights int8",
+        lambda w: w.export("--weights", "int8"),
+        "--weights is for --format html; onnx is written in fp32",
+    ),
+    Case(
+        "export html --weights fp8",
+        lambda w: w.export("--format", "html", "--weights", "fp8"),
+        "--weights must be one of fp16, fp32, int8, not 'fp8'",
+    ),
+    Case(
+        "export --output under a file",
+        lambda w: w.export("--output", w.file("f", b"x") + "/m.onnx"),
+        "could not write",
+    ),
+    Case(
+        "export onnx onto a directory",
+        lambda w: w.export("--output", str(w.root)),
+        "--output for onnx is a file, and",
+    ),
+    Case(
+        "export safetensors onto a file",
+        lambda w: w.export("--format", "safetensors", "--output", w.file("f", b"x")),
+        "--output for safetensors is a directory, and",
+    ),
+    Case(
+        "export without --format",
+        lambda w: ["export", "--checkpoint", str(w.model), "--output", "m.onnx"],
+        "Missing option '--format'",
+        exit_code=2,
+    ),
 ]
 
 
@@ -567,5 +647,5 @@ def test_bad_input(case: Case, tmp_path: Path, overfit_dir: Path, monkeypatch):
 
 def test_the_matrix_covers_every_command_with_at_least_25_rows():
     commands = {c.name.split()[0] for c in CASES}
-    assert commands == {"train", "sample", "perplexity", "score", "info", "plot", "serve", "visualize"}
+    assert commands == set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
     assert len(CASES) >= 25

@@ -81,7 +81,10 @@ def test_the_measured_cadence_is_kept_in_the_checkpoint_and_reused_on_resume(mak
     extended = config_for_resume(Path(config.checkpoint_dir), {"max_steps": 60})
     train(extended, resume=True, clock=Clock(100.0))  # a new plan, a new measurement...
     replanned = last_checkpoint(config.checkpoint_dir).training
-    assert replanned is not None and replanned.plan is not None and replanned.plan.eval_every is not None
+    assert replanned is not None and replanned.plan is not None
+    # measured anew at the slower clock: every 5 steps from step 40 (the old cadence was 30)
+    assert cadence == 30 and replanned.plan.eval_every == 5
+    assert [v.step for v in replanned.history] == [30, 40, 45, 50, 55, 60]
     again = config_for_resume(Path(config.checkpoint_dir), {"eval_every": 7, "max_steps": 74})
     train(again, resume=True, clock=Clock(100.0))  # ...and an explicit --eval-every wins on resume
     history = last_checkpoint(config.checkpoint_dir).training.history

@@ -96,7 +96,9 @@ def test_num_samples_are_separated(checkpoint):
 @pytest.mark.slow
 def test_closed_pipe_ends_quietly(checkpoint):
     cmd = (
-        f"{sys.executable} -m charrnn sample --checkpoint {checkpoint} --length 100000 --seed 1 | head -c 20"
+        f"{sys.executable} -m charrnn sample --checkpoint {checkpoint} --length 100000 --seed 1"
+        " | head -c 20; "
+        "exit ${PIPESTATUS[0]}"  # charrnn's own exit status, not head's
     )
     done = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=60)
     assert done.returncode == 0

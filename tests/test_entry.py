@@ -8,6 +8,9 @@ import subprocess
 import sys
 
 import pytest
+import typer
+
+from charrnn.cli.app import app
 
 # Runs `charrnn ARGS` by the entry named in argv[1], reporting whether the allocator had been set
 # up by the time PyTorch was first imported, and whether PyTorch was imported at all.
@@ -43,25 +46,28 @@ finally:
 """
 
 
-def _run(entry: str, *args: str) -> str:
-    done = subprocess.run(
+def _run(entry: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-c", DRIVER, entry, *args], capture_output=True, text=True, timeout=120
     )
-    return done.stderr
 
 
 @pytest.mark.parametrize("entry", ["console-script", "python -m charrnn"])
 def test_the_allocator_is_set_up_before_torch_is_imported(entry: str, tmp_path):
     # `info` of a missing file: a command that imports PyTorch, then fails cleanly
-    stderr = _run(entry, "info", str(tmp_path / "missing.pt"))
+    stderr = _run(entry, "info", str(tmp_path / "missing.pt")).stderr
     assert "torch imported; allocator set up before: True" in stderr, stderr
     assert "checkpoint not found" in stderr
 
 
 @pytest.mark.parametrize("entry", ["console-script", "python -m charrnn"])
 @pytest.mark.parametrize(
-    "args", [["--help"], ["--version"], ["train", "--help"], ["sample", "--help"], ["serve", "--help"]]
+    "args", [["--help"], ["--version"], *([name, "--help"] for name in typer.main.get_command(app).commands)]
 )
 def test_help_and_version_import_no_torch(entry: str, args: list[str]):
-    stderr = _run(entry, *args)
-    assert "torch loaded: False" in stderr, stderr
+    done = _run(entry, *args)
+    assert done.returncode == 0 and "torch loaded: False" in done.stderr, done.stderr
+    shown = done.stdout.split()
+    assert shown[:1] == ["charrnn"] if args == ["--version"] else shown[:2] == ["Usage:", "charrnn"], (
+        done.stdout
+    )

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import PHRASE, invoke, train_tiny
 
+from charrnn.model.checkpoint import load_model
+
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "mrnn", "mlstm"])
 def test_info_describes_each_cell(tmp_path: Path, cell: str):
@@ -16,7 +18,8 @@ def test_info_describes_each_cell(tmp_path: Path, cell: str):
     assert result.exit_code == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["model"]["cell"] == cell and info["model"]["hidden_size"] == 32
-    assert info["model"]["parameters"] > 0
+    network = load_model(ck / "last.pt").model
+    assert info["model"]["parameters"] == sum(p.numel() for p in network.parameters())
     assert info["vocabulary"]["size"] == len(set(PHRASE))
     assert "".join(info["vocabulary"]["chars"]) == "".join(sorted(set(PHRASE)))
     assert info["corpus"]["num_chars"] == len(PHRASE) * 40 and len(info["corpus"]["files"][0]["sha256"]) == 64
@@ -25,7 +28,9 @@ def test_info_describes_each_cell(tmp_path: Path, cell: str):
     assert training["best_val_bits_per_char"] == pytest.approx(
         training["best_val_nats_per_char"] / 0.6931471805599453
     )
-    assert training["last_val_nats_per_char"] >= training["best_val_nats_per_char"]
+    history = load_model(ck / "last.pt").checkpoint.training.history
+    assert training["last_val_nats_per_char"] == history[-1].val_loss
+    assert training["best_val_nats_per_char"] == min(v.val_loss for v in history)
     assert training["config"]["cell"] == cell
     assert training["plan"]["total_steps"] == 4 and training["plan"]["limited_by"] == "max_steps"
 

@@ -196,8 +196,11 @@ def test_perplexity_cli_json_from_stdin(overfit_dir: Path):
     doc = json.loads(result.stdout)
     row = doc["texts"][0]
     assert row["text"] == "stdin" and row["chars_scored"] == len(PHRASE) * 3 - 1
-    for key in ("nats_per_char", "bits_per_char", "perplexity", "seconds", "chars_per_sec"):
-        assert row[key] > 0
+    expected = charrnn.load(ck).perplexity(PHRASE * 3, unknown="error")  # the library, same text
+    assert row["nats_per_char"] == pytest.approx(expected.nats_per_char, rel=1e-6)
+    assert row["bits_per_char"] == pytest.approx(expected.nats_per_char / math.log(2), rel=1e-6)
+    assert row["perplexity"] == pytest.approx(math.exp(expected.nats_per_char), rel=1e-6)
+    assert row["chars_per_sec"] == pytest.approx(row["chars_scored"] / row["seconds"], rel=1e-6)
     assert set(row["baselines_bits_per_char"]) == {"gzip", "bz2", "lzma"}
     assert doc["exact"] is True and doc["total"]["chars_scored"] == row["chars_scored"]
 
@@ -211,7 +214,12 @@ def test_perplexity_cli_table_for_several_files(overfit_dir: Path, tmp_path: Pat
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     rows = [line for line in result.stderr.splitlines() if line.startswith("│")]
-    assert [row.split("│")[1].strip() for row in rows] == ["a.txt", "b.txt", "total"]
+    cells = [[cell.strip() for cell in row.split("│")[1:-1]] for row in rows]
+    assert [row[0] for row in cells] == ["a.txt", "b.txt", "total"]
+    model = charrnn.load(overfit_dir / "last.pt")
+    for row, text in zip(cells, [PHRASE * 2, "the deer\n"], strict=False):
+        expected = model.perplexity(text)
+        assert f"{expected.chars_scored:,}" in row and f"{expected.nats_per_char:.4f}" in row, row
 
 
 def test_perplexity_cli_unknown_characters_as_errors(overfit_dir: Path, tmp_path: Path):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_ARGS, invoke, without
 
+import charrnn
 from charrnn.model.checkpoint import Checkpoint
 
 TEXTS = {
@@ -81,4 +82,5 @@ def test_valid_odd_text_trains_samples_and_measures(tmp_path: Path, name: str):
     assert scored.exit_code == 0, scored.stderr
     candidate = json.loads(scored.stdout)["candidates"][0]
     assert candidate["text"] == line
-    assert candidate["log_prob_nats"] < 0
+    expected = charrnn.load(ck / "last.pt").score([line], text[:1])[0].nats  # the library, same input
+    assert candidate["log_prob_nats"] == pytest.approx(-expected, rel=1e-9)

@@ -55,10 +55,41 @@ def test_precision_follows_the_hardware_not_a_timing(support: Bf16Support, auto:
         precision_for("fp16", support)
 
 
-def test_this_machine_is_described_by_its_cpu_flags():
+# The CPUs charrnn runs on, as PyTorch reports them: (oneDNN's bf16, AVX512_BF16, AMX, kernels).
+CPUS = {
+    "AMD EPYC, AVX2 only": (False, False, False, "AVX2"),
+    "Intel Xeon, AVX-512 without bf16": (True, False, False, "AVX512"),
+    "AMD EPYC, AVX512_BF16": (True, True, False, "AVX512"),
+    "Intel Xeon, AMX": (True, True, True, "AVX512"),
+    "AMX reported, bf16 kernels missing": (False, False, True, "AVX2"),
+}
+# what each gives: (bf16 runs, native, what --precision auto chooses)
+EXPECTED = {
+    "AMD EPYC, AVX2 only": (False, False, "fp32"),
+    "Intel Xeon, AVX-512 without bf16": (True, False, "fp32"),
+    "AMD EPYC, AVX512_BF16": (True, True, "bf16"),
+    "Intel Xeon, AMX": (True, True, "bf16"),
+    "AMX reported, bf16 kernels missing": (False, False, "fp32"),
+}
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_bf16_support_and_auto_precision_follow_the_cpu_flags(cpu: str, monkeypatch):
+    onednn, avx512_bf16, amx, kernels = CPUS[cpu]
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: onednn)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: kernels)
     support = bf16_support(CPU)
-    assert support.runs == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    assert not support.native or support.runs
+    runs, native, auto = EXPECTED[cpu]
+    assert (support.runs, support.native) == (runs, native)
+    assert support.hardware == f"this CPU ({kernels})"
+    assert precision_for("auto", support) == auto
+    if runs:
+        assert precision_for("bf16", support) == "bf16"
+    else:
+        with pytest.raises(ConfigError, match=rf"--precision bf16 cannot run on this CPU \({kernels}\)"):
+            precision_for("bf16", support)
 
 
 def _saved(precision: str, asked: str = "auto") -> TrainingRecord:

@@ -76,10 +76,13 @@ def _wait_for(condition, seconds: float = 10) -> float:
 def test_a_sample_arrives_in_pieces_as_it_is_generated_and_stops_at_its_length(server: Server):
     connection, response = _open_stream(server, length=20_000)
     pieces = []
-    while piece := response.read1(65536):
+    # read no more than 20,000 characters can be (4 bytes each): a stream past its length fails
+    # here at once instead of reading a million characters
+    while (piece := response.read1(65536)) and sum(map(len, pieces)) <= 4 * 20_000:
         pieces.append(piece)
     connection.close()
     text = b"".join(pieces).decode()
+    assert piece == b"", "the stream went on past its length"
     assert len(text) >= 20_000 - 65536 and len(pieces) >= 3  # the first piece was read by _open_stream
     assert response.getheader("X-Charrnn-Seed") == "1"
 
@@ -150,3 +153,87 @@ def test_a_signal_stops_the_server_promptly_with_exit_code_0(overfit_dir: Path, 
     assert seconds < 8, seconds
     assert stderr.rstrip().endswith("stopped") and "Traceback" not in stderr
     assert server.process.stdout is not None and server.process.stdout.read() == ""  # stdout is for data
+
+
+# -- a refusal reaches every client -------------------------------------------------------------
+BIG = 50 * 10**6  # bytes: a body far over the cap, which a client writes whole before it reads
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _urllib(url: str, body: bytes) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def _httpx(url: str, body: bytes) -> tuple[int, str]:
+    httpx = pytest.importorskip("httpx2", reason="no httpx client installed")
+    answer = httpx.post(url, content=body, headers={"Content-Type": "application/json"}, timeout=60)
+    return answer.status_code, answer.text
+
+
+def _curl(url: str, body: bytes) -> tuple[int, str]:
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("curl") is None:
+        pytest.skip("no curl on this machine")
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        f.write(body)
+        f.flush()
+        done = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                f"@{f.name}",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    text, _, status = done.stdout.rpartition("\n")
+    return int(status), text
+
+
+@pytest.fixture(scope="module")
+def capped(overfit_dir: Path) -> Iterator[Server]:
+    with running_server(overfit_dir, "--max-body", "100000") as s:
+        yield s
+
+
+@pytest.mark.parametrize("client", [_urllib, _httpx, _curl], ids=["urllib", "httpx", "curl"])
+def test_a_body_over_the_cap_is_refused_with_a_413_that_every_client_reads(capped: Server, client: Any):
+    body = b'{"text": "' + b"a" * (BIG - 12) + b'"}'
+    answers: list[tuple[int, str]] = []
+    sender = threading.Thread(target=lambda: answers.append(client(capped.url + "api/perplexity", body)))
+    sender.start()
+    while sender.is_alive():  # the server answers others while it drains the refused body
+        status, _ = _post(capped, "/api/score", {"texts": ["the red"]})
+        assert status == 200
+        sender.join(0.2)
+    assert answers, "the client raised instead of reading the refusal"
+    status, text = answers[0]
+    assert status == 413
+    assert json.loads(text) == {
+        "error": f"the request body is {len(body):,} bytes; this server takes at most 100,000 (--max-body)"
+    }
+    assert _peak_rss_mb(capped.process.pid) < 1000  # the refused body was thrown away as it came

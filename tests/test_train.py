@@ -124,8 +124,10 @@ def test_metrics_jsonl_has_train_validation_and_plan_records(make_config):
     assert (plan["step"], plan["total_steps"], plan["limited_by"]) == (first_decayed, 4, "max_steps")
     for key in ("epoch", "chars_seen", "seconds", "train_loss", "train_bpc", "lr", "chars_per_sec"):
         assert key in records[0]
-    for key in ("val_loss", "val_bpc", "val_perplexity"):
-        assert key in records[1]
+    logged, validated = records[0], records[1]
+    assert logged["train_bpc"] == pytest.approx(logged["train_loss"] / math.log(2), rel=1e-9)
+    assert validated["val_bpc"] == pytest.approx(validated["val_loss"] / math.log(2), rel=1e-9)
+    assert validated["val_perplexity"] == pytest.approx(math.exp(validated["val_loss"]), rel=1e-9)
     assert records[2]["chars_seen"] == 4 * 4 * 16
 
 

@@ -108,7 +108,7 @@ def test_json_is_one_object_on_stdout_with_the_units_found(overfit_dir, tmp_path
     report = json.loads(result.stdout)
     assert report["page"] == str(page) and report["page_bytes"] == page.stat().st_size
     assert report["text"] == {
-        "source": report["text"]["source"],
+        "source": f"{overfit_dir.parent / 'tiny.txt'} (validation)",
         "chars": 156,
         "truncated": False,
         "skipped_unknown": 0,

@@ -5,6 +5,7 @@ refusal as a JSON object `{"error": "one clear line"}`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -24,10 +25,35 @@ async def send_error(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# A refused body is read on and thrown away, up to this many bytes and seconds, before the 413
+# is sent: a client that writes its whole body before it reads (Python's urllib, httpx) would
+# otherwise see its connection reset, and never the refusal. Beyond either bound the server
+# answers at once and closes.
+DRAIN_BYTES = 128 * 2**20
+DRAIN_SECONDS = 30.0
+
+
+async def drain(receive: Receive, limit: int) -> bool:
+    """Read and discard a request body's remaining messages, up to `limit` bytes in all; whether
+    it ended (False: it was larger, or the client left)."""
+    size = 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return False
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return size <= limit
+    return False
+
+
 class BodyLimit:
-    """Refuse (413) a request whose body is over `max_bytes`, by its Content-Length before reading
-    a byte of it, or as it arrives when it is sent in chunks without one. A body within the
-    limit is read whole here and handed on, so the application never sees a partial one."""
+    """Refuse (413) a request whose body is over `max_bytes`, by its Content-Length before the
+    application reads a byte of it, or as it arrives when it is sent in chunks without one; the
+    refused body is drained (bounded: DRAIN_BYTES, DRAIN_SECONDS) so that every client reads the
+    refusal, unless the client asked to be told first (Expect: 100-continue) and sent nothing.
+    A body within the limit is read whole here and handed on, so the application never sees a
+    partial one."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -35,11 +61,21 @@ class BodyLimit:
     def _too_large(self, size: str) -> str:
         return f"the request body is {size} bytes; this server takes at most {self.max_bytes:,} (--max-body)"
 
+    async def _refuse(self, receive: Receive, send: Send, size: str, remaining: int, sent: bool) -> None:
+        """The 413, once the `remaining` bytes still to come (at most) are drained, if the client
+        `sent` its body without waiting to be told (else it sends nothing more: none to drain)."""
+        if sent and remaining <= DRAIN_BYTES:
+            with contextlib.suppress(asyncio.TimeoutError):  # TimeoutError from Python 3.11
+                await asyncio.wait_for(drain(receive, remaining), DRAIN_SECONDS)
+        await send_error(send, 413, self._too_large(size))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        sent = headers.get(b"expect", b"").lower() != b"100-continue"
         if declared is not None:
             if not declared.isdigit():
                 await send_error(
@@ -47,7 +83,7 @@ class BodyLimit:
                 )
                 return
             if int(declared) > self.max_bytes:
-                await send_error(send, 413, self._too_large(f"{int(declared):,}"))
+                await self._refuse(receive, send, f"{int(declared):,}", int(declared), sent)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -58,7 +94,10 @@ class BodyLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_bytes:
-                await send_error(send, 413, self._too_large(f"more than {self.max_bytes:,}"))
+                more = message.get("more_body", False)
+                await self._refuse(
+                    receive, send, f"more than {self.max_bytes:,}", DRAIN_BYTES if more else 0, more
+                )
                 return
             if not message.get("more_body", False):
                 break
