@@ -27,8 +27,9 @@ from charrnn.measure.info import describe_checkpoint
 from charrnn.measure.perplexity import PerplexityReport, TextResult, measure_perplexity, measure_string
 from charrnn.measure.score import Scored, score_candidates
 from charrnn.measure.surprise import GUESSES, CharSurprise, char_surprises
-from charrnn.model.checkpoint import LoadedModel, load_model, resolve_checkpoint
+from charrnn.model.checkpoint import LoadedModel, load_model
 from charrnn.model.network import CharRNN
+from charrnn.model.paths import resolve_checkpoint
 from charrnn.options import FLAGS, Names
 from charrnn.runtime import choose_device, choose_precision
 

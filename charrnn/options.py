@@ -17,6 +17,7 @@ DEFAULT_VAL_FRAC = 0.1  # of each corpus file, its last part: the validation par
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 UNKNOWN_POLICIES = ("skip", "error")  # characters outside a model's vocabulary, in a text to measure
+FLUSH_SECONDS = 0.02  # a streamed sample (stdout, serve) goes out every this much generation
 
 
 def check_choice(flag: str, value: object, allowed: Iterable[str]) -> None:

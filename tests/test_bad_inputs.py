@@ -410,6 +410,11 @@ CASES = [
     Case("info missing checkpoint", lambda w: ["info", w.path("none.pt")], "checkpoint not found"),
     Case("info text file", lambda w: ["info", w.file("t.pt", b"hello\n" * 30)], "not a readable checkpoint"),
     Case("info with no checkpoints/ here", lambda w: ["info"], "no checkpoint in"),
+    Case(
+        "info two checkpoints",
+        lambda w: ["info", str(w.model), "--checkpoint", w.file("other.pt", b"x")],
+        "two checkpoints given",
+    ),
     Case("plot a directory without metrics", lambda w: ["plot", str(w.root)], "no metrics.jsonl in"),
     Case("plot with no checkpoints/ here", lambda w: ["plot"], "no metrics.jsonl in checkpoints"),
     # score

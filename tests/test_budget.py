@@ -14,12 +14,12 @@ from rich.console import Console
 
 from charrnn.cli.progress import PLAIN_SECONDS, ProgressDisplay
 from charrnn.errors import ConfigError
-from charrnn.model.checkpoint import StepPlan
+from charrnn.model.records import StepPlan
 from charrnn.train.config import TrainConfig
 from charrnn.train.loop import train
 from charrnn.train.metrics_log import read_metrics
 from charrnn.train.observers import PlanSettled, RunStarted, StepsLogged, Validated
-from charrnn.train.start import config_for_resume
+from charrnn.train.run_config import config_for_resume
 
 
 class Clock:

@@ -13,18 +13,10 @@ from conftest import CodeRunningPickle, last_checkpoint
 from charrnn.data.corpus import Fingerprint
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CheckpointError
-from charrnn.model.checkpoint import (
-    VERSION,
-    Checkpoint,
-    CorpusRecord,
-    Progress,
-    StepPlan,
-    TrainingRecord,
-    Validation,
-    load_model,
-)
+from charrnn.model.checkpoint import VERSION, Checkpoint, load_model
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
+from charrnn.model.records import CorpusRecord, Progress, StepPlan, TrainingRecord, Validation
 from charrnn.train.config import TrainConfig
 
 

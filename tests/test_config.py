@@ -11,7 +11,7 @@ from conftest import invoke
 from charrnn.errors import ConfigError
 from charrnn.train.config import TrainConfig
 from charrnn.train.presets import PRESETS
-from charrnn.train.start import config_from_options
+from charrnn.train.run_config import config_from_options
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.name != "corpus"}
 

@@ -39,3 +39,12 @@ def test_info_describes_each_cell(tmp_path: Path, cell: str):
     for label in ("model", "vocabulary", "corpus", "training", "plan", "best validation", "configuration"):
         assert label in table.stderr
     assert "'\\n'" in table.stderr and "' '" in table.stderr  # invisible characters escaped
+
+
+def test_info_takes_the_checkpoint_as_every_command_does_or_as_an_argument(overfit_dir: Path):
+    by_argument = invoke("info", str(overfit_dir), "--json")
+    by_option = invoke("info", "--checkpoint", str(overfit_dir), "--json")
+    assert by_argument.exit_code == by_option.exit_code == 0, by_option.stderr
+    assert json.loads(by_option.stdout) == json.loads(by_argument.stdout)
+    assert json.loads(by_option.stdout)["checkpoint"] == str(overfit_dir / "best.pt")
+

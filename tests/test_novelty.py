@@ -18,7 +18,8 @@ from charrnn.data.corpus import fingerprint_file
 from charrnn.data.suffixes import SuffixIndex, cached_index, suffix_array
 from charrnn.data.vocab import Vocabulary
 from charrnn.measure.novelty import TrainingIndex, training_index
-from charrnn.model.checkpoint import Checkpoint, CorpusRecord, load_model
+from charrnn.model.checkpoint import Checkpoint, load_model
+from charrnn.model.records import CorpusRecord
 
 ABC = Vocabulary("abc")
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from charrnn.model.checkpoint import StepPlan
+from charrnn.model.records import StepPlan
 from charrnn.train.plan import SAFETY, UNLIMITED, settle, steps_asked_for, validation_interval
 from charrnn.train.schedule import Schedule
 

@@ -6,7 +6,7 @@ import torch
 from conftest import Recorder
 
 from charrnn.errors import ConfigError
-from charrnn.model.checkpoint import Progress, TrainingRecord
+from charrnn.model.records import Progress, TrainingRecord
 from charrnn.runtime import Bf16Support, bf16_support, choose_device, precision_for
 from charrnn.train.loop import train
 from charrnn.train.start import run_precision

@@ -20,7 +20,7 @@ from charrnn.model.network import CharRNN
 from charrnn.train.loop import train
 from charrnn.train.metrics_log import read_metrics
 from charrnn.train.observers import TrainObserver
-from charrnn.train.start import config_for_resume
+from charrnn.train.run_config import config_for_resume
 from charrnn.train.step import train_step
 
 

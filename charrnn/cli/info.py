@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from charrnn.cli.output import JsonOption, err_console, print_json, user_errors
+from charrnn.cli.output import CheckpointOption, JsonOption, err_console, print_json, user_errors
 from charrnn.data.sources import describe_corpus
+from charrnn.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -21,16 +22,22 @@ def info_command(
             help="A checkpoint, or a directory of them (default: checkpoints/: best.pt, else last.pt)."
         ),
     ] = None,
+    checkpoint_option: CheckpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """What a checkpoint holds: model, vocabulary, corpus, training progress and validation.
+    The checkpoint is named as an argument, or with --checkpoint as every other command names it.
 
     Example: charrnn info checkpoints/best.pt --json
     """
     with user_errors():
         from charrnn.api import load
 
-        info = load(checkpoint).info
+        if checkpoint is not None and checkpoint_option is not None and checkpoint != checkpoint_option:
+            raise ConfigError(
+                f"two checkpoints given ({checkpoint} and --checkpoint {checkpoint_option}): give one"
+            )
+        info = load(checkpoint or checkpoint_option).info
         if as_json:
             print_json(info)
         else:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from charrnn.cli.output import CheckpointOption, tell, user_errors
+from charrnn.options import FLUSH_SECONDS
 
 if TYPE_CHECKING:
     from charrnn.measure.novelty import Novelty
 
-FLUSH_SECONDS = 0.02  # stream promptly without a system call per character
 
 
 def sample_command(

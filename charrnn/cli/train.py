@@ -169,7 +169,7 @@ def _train(
     from charrnn.cli.progress import ProgressDisplay
     from charrnn.train.distributed import world_from_env
     from charrnn.train.loop import train
-    from charrnn.train.start import config_from_options
+    from charrnn.train.run_config import config_from_options
 
     fields = TrainConfig.__dataclass_fields__
     options = {k: str(v) if isinstance(v, Path) else v for k, v in ctx.params.items() if k in fields}

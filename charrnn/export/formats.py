@@ -9,7 +9,8 @@ from pathlib import Path
 
 from charrnn.errors import ConfigError, MissingDependency
 from charrnn.export.quantize import WEIGHT_TYPES
-from charrnn.model.checkpoint import LoadedModel, load_model, resolve_checkpoint
+from charrnn.model.checkpoint import LoadedModel, load_model
+from charrnn.model.paths import resolve_checkpoint
 from charrnn.options import check_choice
 
 FORMATS = ("onnx", "safetensors", "html")

@@ -33,7 +33,8 @@ from charrnn.inspect.trace import CHUNK_LEN, trace
 from charrnn.inspect.units import UnitLayout, UnitRef
 from charrnn.measure.loss import LN2, LossReport
 from charrnn.measure.surprise import SurpriseReading, read_surprise
-from charrnn.model.checkpoint import LoadedModel, load_model, resolve_checkpoint
+from charrnn.model.checkpoint import LoadedModel, load_model
+from charrnn.model.paths import resolve_checkpoint
 from charrnn.model.trained_on import trained_on
 from charrnn.runtime import choose_device, configure_threads
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from charrnn.model.network import CharRNN, State, eval_mode
+from charrnn.model.network import READ_CHUNK, CharRNN, State, eval_mode
 from charrnn.runtime import autocast
 
 LN2 = math.log(2.0)
@@ -59,7 +59,7 @@ class TextScorer:
         model: CharRNN,
         device: torch.device,
         precision: str = "fp32",
-        chunk_len: int = 4096,
+        chunk_len: int = READ_CHUNK,
         should_stop: Callable[[], bool] = _never,
     ):
         self.model, self.device, self.precision, self.chunk_len = model, device, precision, chunk_len
@@ -107,7 +107,7 @@ def text_loss(
     ids: np.ndarray,
     device: torch.device,
     precision: str = "fp32",
-    chunk_len: int = 4096,
+    chunk_len: int = READ_CHUNK,
     segments: int = 1,
     should_stop: Callable[[], bool] = _never,
     warmup: int = 0,

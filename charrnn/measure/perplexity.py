@@ -28,8 +28,7 @@ from charrnn.model.trained_on import trained_on
 from charrnn.options import FLAGS, Names
 from charrnn.runtime import choose_precision
 
-VAL_CHUNK = 1 << 20
-CHUNK_CHARS = 1 << 20  # of a text given as a string
+TEXT_CHUNK = 1 << 20  # characters of a text handled at a time (a string's, the validation part's)
 MEASURE_INSTEAD = "give a FILE to measure"
 
 
@@ -131,9 +130,9 @@ def measure_string(
     name: str = "text",
     names: Names = FLAGS,
 ) -> TextResult:
-    """Score a text held as a string (`charrnn.Model.perplexity`), CHUNK_CHARS characters at a
+    """Score a text held as a string (`charrnn.Model.perplexity`), TEXT_CHUNK characters at a
     time; its errors name the `unknown` setting as `names` do."""
-    chunks = (text[start : start + CHUNK_CHARS] for start in range(0, len(text), CHUNK_CHARS))
+    chunks = (text[start : start + TEXT_CHUNK] for start in range(0, len(text), TEXT_CHUNK))
     return measure_chunks(loaded, name, chunks, config, device, names=names)
 
 
@@ -163,10 +162,10 @@ def measure_validation(
     stats = TextStats(chars=len(val))
     baselines = CompressorBaselines() if config.baselines else None
     if baselines is not None:
-        for start in range(0, len(val), VAL_CHUNK):
-            baselines.add(loaded.vocab.decode(val[start : start + VAL_CHUNK]))
+        for start in range(0, len(val), TEXT_CHUNK):
+            baselines.add(loaded.vocab.decode(val[start : start + TEXT_CHUNK]))
     ms = gradient_ms(loaded.model, train, config.dynamic.seg_len, device) if config.dynamic else None
-    chunks = (val[start : start + VAL_CHUNK] for start in range(0, len(val), VAL_CHUNK))
+    chunks = (val[start : start + TEXT_CHUNK] for start in range(0, len(val), TEXT_CHUNK))
     result = _score(loaded, f"{corpus.name} (validation)", chunks, config, device, ms, stats, baselines)
     training = loaded.checkpoint.training
     if training is not None and training.history:

@@ -17,7 +17,7 @@ from charrnn.data.text import decode_utf8, read_bytes
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import ConfigError, VocabularyError
 from charrnn.measure.loss import LN2, TextScorer
-from charrnn.model.network import CharRNN
+from charrnn.model.network import READ_CHUNK, CharRNN
 from charrnn.options import FLAGS, Names
 
 
@@ -60,7 +60,7 @@ def score_candidates(
     context: str,
     device: torch.device,
     *,
-    chunk_len: int = 4096,
+    chunk_len: int = READ_CHUNK,
     names: Names = FLAGS,
 ) -> list[Scored]:
     """Candidates from most to least probable given `context` ("" = the start of a line). The

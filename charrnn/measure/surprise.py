@@ -22,7 +22,7 @@ from charrnn.data.reading import unknown_characters_error
 from charrnn.data.vocab import Vocabulary
 from charrnn.measure.loss import LN2
 from charrnn.measure.score import encode_named
-from charrnn.model.network import CharRNN, State, eval_mode
+from charrnn.model.network import READ_CHUNK, CharRNN, State, eval_mode
 from charrnn.options import FLAGS, UNKNOWN_POLICIES, Names, check_choice
 
 GUESSES = 5  # the likeliest characters given at each place
@@ -91,7 +91,7 @@ def char_surprises(
     context: str = "",
     unknown: str = "error",
     guesses: int = GUESSES,
-    chunk_len: int = 4096,
+    chunk_len: int = READ_CHUNK,
     names: Names = FLAGS,
 ) -> list[CharSurprise]:
     """Each character of `text` after `context` ("" = the start of a line): its surprise in bits

@@ -15,11 +15,13 @@ files are refused with one clear line.
        config (TrainConfig's fields), precision, progress, plans (every plan the run has
        settled, the current one last), optimizer state, carried state, random-number state,
        and the validations so far (history)
+
+The records' types are in records.py; which file a user means (a run directory's best.pt, …) is
+paths.py's. An exported safetensors directory is read here too (safetensors_file.py).
 """
 
 from __future__ import annotations
 
-import math
 import pickle
 import re
 import warnings
@@ -29,102 +31,16 @@ from typing import Any
 
 import torch
 
-from charrnn.data.corpus import Fingerprint
 from charrnn.data.vocab import Vocabulary
 from charrnn.errors import CharRNNError, CheckpointError
 from charrnn.files import atomic_write, require_file
 from charrnn.model.config import ModelConfig, known_fields
 from charrnn.model.network import CharRNN
-from charrnn.model.safetensors_file import WEIGHTS_FILE, read_exported
-from charrnn.options import DEFAULT_CHECKPOINT_DIR
+from charrnn.model.records import CorpusRecord, Progress, StepPlan, TrainingRecord, Validation
+from charrnn.model.safetensors_file import read_exported
 
 FORMAT = "charrnn-checkpoint"
 VERSION = 5
-
-
-@dataclass
-class Progress:
-    """Where a training run stands, after its last completed step."""
-
-    step: int = 0
-    epoch: int = 0  # completed epochs
-    window: int = 0  # next window index within the current epoch
-    chars_seen: int = 0
-    seconds: float = 0.0  # training time of the whole run, every invocation together
-    best_val_loss: float = math.inf
-
-
-@dataclass(frozen=True)
-class StepPlan:
-    """How many steps a run takes (train/plan.py makes it)."""
-
-    total_steps: int
-    limited_by: str  # which limit set total_steps: "epochs", "max_steps" or "max_minutes"
-    settled: bool  # False until the first steps are measured, where a budget or the cadence needs it
-    chars_per_sec: float | None = None  # the training speed a budget was turned into steps with
-    measured_at_step: int | None = None
-    eval_every: int | None = None  # validate every this many steps (None: not yet settled)
-
-
-@dataclass(frozen=True)
-class Validation:
-    """One pass over the validation text, as logged to metrics.jsonl ("event": "val")."""
-
-    step: int
-    epoch: float
-    chars_seen: int
-    seconds: float
-    val_loss: float  # nats per character
-    val_bpc: float
-    val_perplexity: float
-    val_chars: int
-    val_streams: int
-    best: bool
-
-    def to_record(self) -> dict[str, Any]:
-        return {"event": "val", **asdict(self)}
-
-
-@dataclass(frozen=True)
-class CorpusRecord:
-    sources: tuple[str, ...]  # the paths the run was given: files, folders
-    files: tuple[Fingerprint, ...]  # the files read from them, in order
-    num_chars: int
-    val_frac: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sources": list(self.sources),
-            "files": [f.to_dict() for f in self.files],
-            "num_chars": self.num_chars,
-            "val_frac": self.val_frac,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CorpusRecord:
-        return cls(
-            tuple(str(s) for s in d["sources"]),
-            tuple(Fingerprint.from_dict(dict(f)) for f in d["files"]),
-            int(d["num_chars"]),
-            float(d["val_frac"]),
-        )
-
-
-@dataclass(frozen=True)
-class TrainingRecord:
-    config: dict[str, Any]  # TrainConfig's fields (train/config.py reads them back)
-    precision: str  # as resolved: "fp32" or "bf16"
-    progress: Progress
-    plans: tuple[StepPlan, ...]  # the plans the run has had, in order: the current one last
-    optimizer: dict[str, Any]  # torch.optim state_dict
-    carried_state: tuple[torch.Tensor, ...]  # (L, B, H) each, fp32; () at an epoch start
-    rng: dict[str, Any]  # {"torch": ByteTensor, "cuda": [ByteTensor, ...]}
-    history: tuple[Validation, ...] = ()
-
-    @property
-    def plan(self) -> StepPlan | None:
-        """The plan the run follows now."""
-        return self.plans[-1] if self.plans else None
 
 
 @dataclass(frozen=True)
@@ -342,27 +258,6 @@ def _read(path: Path, device: torch.device | str) -> dict[str, Any]:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
-
-
-def resolve_checkpoint(path: str | Path | None) -> Path:
-    """The checkpoint file a user names: `path` itself, or for a run directory its best.pt, else
-    last.pt (for an exported one, its model.safetensors); with none, that of `checkpoints/`.
-    Every command and `charrnn.load` read it so."""
-    if path is None:
-        return default_checkpoint()
-    path = Path(path)
-    return default_checkpoint(path) if path.is_dir() else path
-
-
-def default_checkpoint(checkpoint_dir: Path = DEFAULT_CHECKPOINT_DIR) -> Path:
-    """best.pt, else last.pt, of a checkpoint directory; model.safetensors of an exported one."""
-    for name in ("best.pt", "last.pt", WEIGHTS_FILE):
-        if (checkpoint_dir / name).is_file():
-            return checkpoint_dir / name
-    raise CheckpointError(
-        f"no checkpoint in {checkpoint_dir}/ (looked for best.pt, last.pt and model.safetensors): train "
-        "one with `charrnn train`, or pass --checkpoint PATH"
-    )
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from charrnn.errors import CharRNNError, ConfigError
 from charrnn.generate.sampling import SampleConfig
 from charrnn.inspect.page import with_surprise_view
 from charrnn.measure.surprise import bits_per_char
-from charrnn.options import KEYWORDS
+from charrnn.options import FLUSH_SECONDS, KEYWORDS
 from charrnn.serve.config import ServeConfig
 from charrnn.serve.guards import (
     Admission,
@@ -51,7 +51,6 @@ from charrnn.serve.requests import (
     SurpriseRequest,
 )
 
-FLUSH_SECONDS = 0.02  # a streamed sample goes out in pieces of about this much generation
 SEED_HEADER = "X-Charrnn-Seed"
 # The page loads nothing from anywhere else, and the browser holds it to that.
 PAGE_POLICY = (

@@ -31,7 +31,7 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from charrnn.model.checkpoint import StepPlan
+from charrnn.model.records import StepPlan
 from charrnn.runtime import synchronize
 from charrnn.train.distributed import Collective
 from charrnn.train.observers import PlanSettled, TrainObserver

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from charrnn.measure.loss import LN2, SEGMENT_WARMUP, MeasurementInterrupted, text_loss
-from charrnn.model.checkpoint import Validation
 from charrnn.model.network import State
+from charrnn.model.records import Validation
 from charrnn.runtime import ids_to_device
 from charrnn.train import distributed
 from charrnn.train.budget import Budget

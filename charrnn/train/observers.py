@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only names here: reading metrics.jsonl (charrnn plot) needs no PyTorch
-    from charrnn.model.checkpoint import StepPlan, Validation
+    from charrnn.model.records import StepPlan, Validation
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from charrnn.model.checkpoint import StepPlan
+from charrnn.model.records import StepPlan
 
 # The share of the budget that a plan fills: the rest absorbs the speed's drift after the plan's
 # last re-settling, when the decay has begun and the plan can no longer change. A share of the

@@ -5,10 +5,9 @@ the plan, writing nothing; `snapshot` is its inverse, the checkpoint of a run as
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -19,26 +18,17 @@ from charrnn.data.corpus import Corpus, Fingerprint, describe_change, load_corpu
 from charrnn.data.sources import describe_corpus, describe_sources
 from charrnn.data.vocab import Vocabulary, describe_chars
 from charrnn.errors import CheckpointError, ConfigError, VocabularyError
-from charrnn.model.checkpoint import (
-    Checkpoint,
-    CorpusRecord,
-    LoadedModel,
-    Progress,
-    StepPlan,
-    TrainingRecord,
-    Validation,
-    load_model,
-    resolve_checkpoint,
-)
+from charrnn.model.checkpoint import Checkpoint, load_model
 from charrnn.model.grow import grown_weights
 from charrnn.model.network import CharRNN, State, count_parameters
-from charrnn.options import flag_of
+from charrnn.model.paths import resolve_checkpoint
+from charrnn.model.records import CorpusRecord, Progress, StepPlan, TrainingRecord, Validation
 from charrnn.runtime import bf16_support, choose_device, choose_precision, configure_threads, physical_cores
 from charrnn.train import distributed
-from charrnn.train.config import RESUMABLE_OVERRIDES, TrainConfig, default_corpus
+from charrnn.train.config import TrainConfig
 from charrnn.train.observers import RunStarted
 from charrnn.train.plan import LIMITS, UNLIMITED, steps_asked_for
-from charrnn.train.presets import apply_preset
+from charrnn.train.run_config import ARCHITECTURE, check_start_options
 from charrnn.train.run_dir import existing_run, last_checkpoint_path
 
 
@@ -237,74 +227,6 @@ def run_precision(saved: TrainingRecord | None, config: TrainConfig, device: tor
             "bf16 runs (a CPU with AVX-512 or a GPU with bf16), or add --precision fp32 to continue in fp32"
         )
     return saved.precision, ""
-
-
-def check_start_options(resume: bool, init_from: Path | None) -> None:
-    if resume and init_from is not None:
-        raise ConfigError("--resume and --init-from cannot be combined")
-
-
-def config_from_options(
-    options: dict[str, Any],
-    explicit: dict[str, Any],
-    *,
-    corpus: list[Path] | None,
-    preset: str | None,
-    resume: bool,
-    init_from: Path | None,
-) -> TrainConfig:
-    """The configuration `charrnn train` asks for: `options` holds every option's value (given or
-    default), `explicit` those given on the command line. A resumed run keeps its saved
-    configuration but for the resumable options given; a fresh one starts from the preset, if
-    any, under the options given."""
-    check_start_options(resume, init_from)
-    if preset is not None and resume:
-        raise ConfigError("--preset cannot be combined with --resume (the run keeps its configuration)")
-    if resume:
-        config = config_for_resume(Path(options["checkpoint_dir"]), explicit)
-        return replace(config, corpus=tuple(map(str, corpus))) if corpus else config
-    if init_from is not None:
-        _check_same_architecture(init_from, explicit)
-    chosen = apply_preset(preset, options, explicit)
-    return TrainConfig(**{**chosen, "corpus": tuple(map(str, corpus or [default_corpus()]))})
-
-
-ARCHITECTURE = ("cell", "num_layers", "hidden_size", "embed_size", "factors")
-
-
-def _check_same_architecture(init_from: Path, explicit: dict[str, Any]) -> None:
-    """Fine-tuning keeps the model's shape (only its vocabulary may grow): an architecture option
-    given with --init-from must be the checkpoint's."""
-    arch = load_model(resolve_checkpoint(init_from)).model.config
-    changed = sorted(k for k in ARCHITECTURE if k in explicit and explicit[k] != getattr(arch, k))
-    if changed:
-        flags = ", ".join(flag_of(k) for k in changed)
-        raise ConfigError(
-            f"{flags} cannot change with --init-from (the model is {arch.num_layers}x{arch.hidden_size} "
-            f"{arch.cell}, and only its vocabulary can grow); leave them out, or train a new model"
-        )
-
-
-def config_for_resume(checkpoint_dir: Path, explicit: dict[str, Any]) -> TrainConfig:
-    """The saved run's configuration with the explicitly given, resumable options applied."""
-    loaded: LoadedModel = load_model(last_checkpoint_path(checkpoint_dir))
-    training = loaded.checkpoint.training
-    if training is None:
-        raise CheckpointError(f"{last_checkpoint_path(checkpoint_dir)} holds no training state to resume")
-    saved = TrainConfig.from_record(training.config)
-    names = {f.name for f in fields(TrainConfig)}
-    refused = sorted(
-        k
-        for k, v in explicit.items()
-        if k in names and k not in RESUMABLE_OVERRIDES and v != getattr(saved, k)
-    )
-    if refused:
-        flags = ", ".join(flag_of(k) for k in refused)
-        raise ConfigError(
-            f"{flags} cannot change on --resume (the run continues with its saved configuration); "
-            "use --init-from to start a new run from these weights"
-        )
-    return replace(saved, **{k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
 
 
 def _load_training_corpus(
