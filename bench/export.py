@@ -24,7 +24,8 @@ from machine import describe_machine
 from charrnn.export.formats import export_model
 from charrnn.export.quantize import WEIGHT_TYPES, stored
 from charrnn.measure.loss import text_loss
-from charrnn.model.checkpoint import load_model, resolve_checkpoint
+from charrnn.model.checkpoint import load_model
+from charrnn.model.paths import resolve_checkpoint
 from charrnn.model.trained_on import trained_on
 
 
