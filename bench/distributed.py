@@ -30,7 +30,7 @@ def chars_per_sec(launcher: list[str], threads: str, steps: int, corpus: str) ->
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, *launcher, "-m", "charrnn", "train", corpus, "--checkpoint-dir", tmp]
         cmd += ["--max-steps", str(steps), "--log-every", "5", "--eval-every", str(10 * steps)]
-        cmd += ["--val-streams", "16", "--sample-chars", "0", "--threads", threads, "--quiet"]
+        cmd += ["--val-segments", "16", "--sample-chars", "0", "--threads", threads, "--quiet"]
         subprocess.run(cmd, check=True, capture_output=True)
         records = [json.loads(line) for line in (Path(tmp) / "metrics.jsonl").read_text().splitlines()]
     speeds = [r["chars_per_sec"] for r in records if r["event"] == "train"][1:]  # first: warm-up

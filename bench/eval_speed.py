@@ -47,11 +47,11 @@ def train_chars_per_sec(
     return steps * batch * seq_len / elapsed
 
 
-def eval_chars_per_sec(model: CharRNN, chars: int, streams: int, precision: str, warmup: int = 0) -> float:
+def eval_chars_per_sec(model: CharRNN, chars: int, segments: int, precision: str, warmup: int = 0) -> float:
     ids = np.random.default_rng(0).integers(0, VOCAB, chars + 1).astype(np.uint8)
-    text_loss(model, ids[:2000], CPU, precision, segments=streams)  # first-call allocations
+    text_loss(model, ids[:2000], CPU, precision, segments=segments)  # first-call allocations
     start = time.perf_counter()
-    text_loss(model, ids, CPU, precision, segments=streams, warmup=warmup)
+    text_loss(model, ids, CPU, precision, segments=segments, warmup=warmup)
     return chars / (time.perf_counter() - start)
 
 
@@ -67,7 +67,7 @@ def main() -> None:
     print(f"CPU, {threads} threads, {precision}; evaluation over {args.chars:,} characters")
     print(
         f"{'model':<12}{'train chars/s':>15}{'exact chars/s':>15}{'ratio':>8}"
-        f"{'16 streams':>12}{'ratio':>8}{'16 warmed':>12}{'ratio':>8}"
+        f"{'16 segments':>12}{'ratio':>8}{'16 warmed':>12}{'ratio':>8}"
     )
     for spec in args.models:
         cell, hidden = spec.split(":")

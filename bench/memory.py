@@ -127,7 +127,7 @@ def main() -> None:
         load = [sys.executable, "-c", LOAD, str(corpus), VAL_FRAC]
         train = [sys.executable, "-m", "charrnn", "train", str(corpus), "--hidden", "256", "--embed", "64"]
         train += ["--max-steps", str(args.steps), "--eval-every", str(args.steps), "--log-every", "1"]
-        train += ["--val-frac", VAL_FRAC, "--val-streams", "64", "--sample-chars", "0", "--quiet"]
+        train += ["--val-frac", VAL_FRAC, "--val-segments", "64", "--sample-chars", "0", "--quiet"]
         rows = []
 
         wall, rss, out, _ = run(load, encode_env)

@@ -6,7 +6,7 @@ All in this process, on the same randomly initialised weights, at batch 1 on the
 - naive: what a hand-written notebook does: call the model on one character with the carried
   state, softmax, draw;
 - charrnn: `generate_ids` (temperature 0.8), as `charrnn sample` runs it;
-- ceiling: a loop of nothing but the matrix-vector products a character needs, the Stepper's
+- ceiling: a loop of nothing but the matrix-vector products a character needs, the NumpyStepper's
   own (same matrices, same buffers, same BLAS), so the ceiling holds whether the weights sit in
   a cache or stream from memory. charrnn's share of it is what its other work (gates, sampling,
   Python) costs. For mrnn/mlstm charrnn steps through the model's own forward pass: no ceiling.
@@ -33,7 +33,7 @@ import torch
 from machine import describe_machine
 
 from charrnn.generate.sampling import SampleConfig, generate_ids
-from charrnn.generate.stepper import Stepper
+from charrnn.generate.stepper import NumpyStepper
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN
 from charrnn.runtime import configure_threads
@@ -65,8 +65,8 @@ def charrnn(model: CharRNN, chars: int, num_samples: int = 1) -> float:
 
 
 def ceiling(model: CharRNN, chars: int) -> float:
-    """Characters a second of the Stepper's matrix-vector products alone."""
-    products = Stepper(model, 1).products()
+    """Characters a second of the NumpyStepper's matrix-vector products alone."""
+    products = NumpyStepper(model, 1).products()
     start = time.perf_counter()
     for _ in range(chars):
         for f, args in products:

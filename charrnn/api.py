@@ -200,30 +200,38 @@ class Model:
         text: str,
         *,
         unknown: str = "skip",
-        streams: int = 1,
+        segments: int = 1,
         baselines: bool = False,
         dynamic: DynamicConfig | None = None,
         precision: str = "fp32",
+        streams: int | None = None,
     ) -> TextResult:
         """How well the model predicts `text`: every character after the first, the state carried
         across the whole text. The result has `nats_per_char`, `bits_per_char`, `perplexity`
         and `chars_scored` (and `baselines`: gzip, bz2 and lzma bits/char, if asked).
 
         unknown: characters outside the vocabulary are skipped and counted ("skip") or raise
-        VocabularyError ("error"). streams=K > 1 scores K segments side by side, each after the
-        1,024 characters before it (faster, a little approximate); `dynamic` adds dynamic
-        evaluation (`charrnn perplexity --dynamic`).
+        VocabularyError ("error"). segments=K > 1 scores K segments side by side, each after the
+        1,024 characters before it (faster, a little approximate; `streams` is its old name);
+        `dynamic` adds dynamic evaluation (`charrnn perplexity --dynamic`). Files, or the
+        validation part of the training corpus: `perplexity_files`.
         """
+        segments = segments if streams is None else streams
         config = MeasureConfig(
-            streams=streams, unknown=unknown, baselines=baselines, precision=precision, dynamic=dynamic
+            segments=segments, unknown=unknown, baselines=baselines, precision=precision, dynamic=dynamic
         )
         config = replace(config, precision=choose_precision(config.precision, self.device))
         return measure_string(self.loaded, text, config, self.device, names=self.names)
 
-    def measure(self, files: Sequence[str] = (), config: MeasureConfig | None = None) -> PerplexityReport:
-        """`charrnn perplexity`: measure text files ("-" = stdin), or with none the validation part
-        of the corpus the model was trained on (if that file is still there, unchanged)."""
+    def perplexity_files(
+        self, files: Sequence[str] = (), config: MeasureConfig | None = None
+    ) -> PerplexityReport:
+        """`charrnn perplexity`: the perplexity of text files ("-" = stdin), each and in total, or
+        with none of the validation part of the corpus the model was trained on (if its files are
+        still there, unchanged)."""
         return measure_perplexity(self.loaded, self.path, list(files), config or MeasureConfig(), self.device)
+
+    measure = perplexity_files  # its old name
 
     def score(self, texts: Sequence[str], context: str = "") -> list[Scored]:
         """Rank `texts` by how probable the model finds each after `context` ("" = the start of a

@@ -213,10 +213,10 @@ def test_perplexity_skips_or_refuses_unknown_characters(model: charrnn.Model):
 
 
 def test_measure_is_charrnn_perplexity_on_files_or_the_validation_text(model: charrnn.Model):
-    report = model.measure()  # the validation part of the corpus the model was trained on
+    report = model.perplexity_files()  # the validation part of the corpus the model was trained on
     assert report.results[0].reported_val_loss == pytest.approx(report.results[0].nats_per_char, rel=1e-6)
     with pytest.raises(ConfigError, match="stdin"):
-        model.measure(["-", "-"])
+        model.perplexity_files(["-", "-"])
 
 
 def test_score_ranks_as_charrnn_score_does(model: charrnn.Model):

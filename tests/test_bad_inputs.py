@@ -387,11 +387,16 @@ CASES = [
         lambda w: w.perplexity(w.file("u.txt", b"the Red deer"), "--unknown", "error"),
         "'R' at character position(s) 4",
     ),
-    Case("perplexity --streams 0", lambda w: w.perplexity("--streams", "0"), "--streams must be >= 1"),
+    Case("perplexity --segments 0", lambda w: w.perplexity("--segments", "0"), "--segments must be >= 1"),
+    Case(
+        "perplexity --streams 0 (the old name)",
+        lambda w: w.perplexity("--streams", "0"),
+        "--segments must be >= 1",
+    ),
     Case("perplexity --unknown ignore", lambda w: w.perplexity("--unknown", "ignore"), "--unknown must be"),
     Case(
-        "perplexity --dynamic with streams",
-        lambda w: w.perplexity("--dynamic", "--streams", "2"),
+        "perplexity --dynamic with segments",
+        lambda w: w.perplexity("--dynamic", "--segments", "2"),
         "--dynamic reads the text in order",
     ),
     Case(

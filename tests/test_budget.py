@@ -162,13 +162,13 @@ def test_a_run_the_clock_cuts_after_a_segmented_validation_still_ends_with_an_ex
     config = make_config(epochs=100, max_steps=None, max_minutes=5.0, eval_every=2, decay_frac=1.0)
     result = train(config, [jumps], clock=clock)
     assert (result.stop_reason, result.step) == ("max_minutes", 6)
-    assert [(v.validation.step, v.validation.val_streams) for v in jumps.validations] == [
+    assert [(v.validation.step, v.validation.val_segments) for v in jumps.validations] == [
         (2, 16),
         (4, 16),
         (6, 16),
         (6, 1),
     ]
-    assert last_checkpoint(Path(config.checkpoint_dir)).training.history[-1].val_streams == 1
+    assert last_checkpoint(Path(config.checkpoint_dir)).training.history[-1].val_segments == 1
     (cut,) = [m for m in jumps.messages if "budget ran out" in m]
     assert cut.startswith("the time budget ran out at step 6, ")
 

@@ -130,6 +130,23 @@ def _version_4_corpus(raw: dict) -> dict:
     return {**corpus["files"][0], "num_chars": corpus["num_chars"], "val_frac": corpus["val_frac"]}
 
 
+def test_a_checkpoint_of_format_version_5_calls_its_validation_segments_streams(saved):
+    """Version 5 named a validation's side-by-side segments `val_streams`; version 6 `val_segments`."""
+    path, written = saved
+    raw = torch.load(path, weights_only=True)
+    raw["format_version"] = 5
+    raw["training"]["config"].pop("val_segments", None)
+    raw["training"]["config"]["val_streams"] = 7
+    for record in raw["training"]["history"]:
+        record["val_streams"] = record.pop("val_segments")
+    assert raw["training"]["history"], "the saved run has a validation to migrate"
+    torch.save(raw, path)
+    read = Checkpoint.load(path)
+    assert read.format_version == 5 and read.training is not None and written.training is not None
+    assert read.training.history == written.training.history
+    assert read.training.config == {**written.training.config, "val_segments": 7}
+
+
 def test_a_checkpoint_of_format_version_4_names_its_one_file_as_the_corpus_it_was_given(saved):
     """Version 4 trained on one file; version 5 keeps the paths given and every file read."""
     path, written = saved

@@ -267,14 +267,26 @@ def test_perplexity_of_a_huge_loss_is_infinite_not_an_overflow():
     assert LossReport(total_nats=100 * math.log(65), num_predicted=100).perplexity == pytest.approx(65)
 
 
-def test_perplexity_in_streams_reads_warmed_segments(overfit_dir: Path):
-    """`charrnn perplexity --streams K` (the API's streams=K): K segments, each after the 1,024
-    characters before it, so a model that knows PHRASE by heart loses little at the cuts."""
+def test_perplexity_in_segments_reads_warmed_segments(overfit_dir: Path, tmp_path: Path):
+    """`charrnn perplexity --segments K` (the API's segments=K): K segments, each after the 1,024
+    characters before it, so a model that knows PHRASE by heart loses little at the cuts; the
+    old names (--streams, streams=) still work."""
     model = charrnn.load(overfit_dir / "last.pt", device="cpu")
     text = PHRASE * 30
     ids = Vocabulary.from_text(PHRASE).encode(text)
     network = load_model(overfit_dir / "last.pt", CPU).model
     warmed = text_loss(network, ids, CPU, segments=8, warmup=SEGMENT_WARMUP).nats_per_char
     cold = text_loss(network, ids, CPU, segments=8).nats_per_char
-    assert model.perplexity(text, streams=8).nats_per_char == pytest.approx(warmed, rel=1e-6)
+    assert model.perplexity(text, segments=8).nats_per_char == pytest.approx(warmed, rel=1e-6)
+    assert model.perplexity(text, streams=8).nats_per_char == model.perplexity(text, segments=8).nats_per_char
     assert warmed < cold
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    ck = str(overfit_dir / "last.pt")
+    new_name, old_name = (
+        json.loads(
+            invoke("perplexity", str(tmp_path / "t.txt"), "--checkpoint", ck, flag, "8", "--json").stdout
+        )
+        for flag in ("--segments", "--streams")
+    )
+    assert new_name["segments"] == old_name["segments"] == 8 and new_name["exact"] is False
+    assert new_name["total"]["nats_per_char"] == old_name["total"]["nats_per_char"]

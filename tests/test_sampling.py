@@ -9,7 +9,7 @@ from conftest import PHRASE
 
 from charrnn.errors import ConfigError
 from charrnn.generate.sampling import SampleConfig, filter_logits, generate_ids, sample_pieces, sample_text
-from charrnn.generate.stepper import Stepper
+from charrnn.generate.stepper import NumpyStepper
 from charrnn.model.checkpoint import load_model
 from charrnn.model.config import ModelConfig
 from charrnn.model.network import CharRNN, read_through
@@ -38,7 +38,7 @@ def test_stepper_equals_the_full_sequence_forward(cell, num_layers, batch):
         full, _ = model(ids)  # (B, 9, V): logits after each input character
     prime_logits, state = model(ids[:, :4])
     assert torch.allclose(prime_logits, full[:, :4], atol=1e-5)
-    stepper = Stepper(model, batch_size=batch)
+    stepper = NumpyStepper(model, batch_size=batch)
     stepper.load_state(state)
     for t in range(4, 9):  # each step consumes one character and predicts the next
         logits = stepper.step(ids[:, t].numpy())
@@ -58,7 +58,7 @@ def test_stepper_with_gates_saturated_shut_equals_the_forward_without_a_warning(
     with torch.no_grad():
         full, _ = model(ids)
         _, state = model(ids[:, :1])
-    stepper = Stepper(model, batch_size=1)
+    stepper = NumpyStepper(model, batch_size=1)
     stepper.load_state(state)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import PHRASE, Recorder, last_checkpoint
+from conftest import PHRASE, TINY_ARGS, Recorder, invoke, last_checkpoint
 
 import charrnn
 from charrnn.data.corpus import load_corpus
@@ -101,14 +101,29 @@ def test_validation_reported_matches_a_fresh_evaluation_of_the_checkpoint(make_c
 def test_validations_before_the_last_read_warmed_segments_and_the_last_is_exact(make_config, tmp_path):
     recorder = Recorder()
     train(make_config(max_steps=6, eval_every=2), [recorder])
-    assert [(v.validation.step, v.validation.val_streams) for v in recorder.validations] == [
+    assert [(v.validation.step, v.validation.val_segments) for v in recorder.validations] == [
         (2, 16),
         (4, 16),
         (6, 1),
     ]
-    recorder = Recorder()  # --val-streams K: every validation in K segments, the last too
-    train(make_config(max_steps=4, eval_every=2, val_streams=3, checkpoint_dir=tmp_path / "k3"), [recorder])
-    assert [v.validation.val_streams for v in recorder.validations] == [3, 3]
+    recorder = Recorder()  # --val-segments K: every validation in K segments, the last too
+    train(make_config(max_steps=4, eval_every=2, val_segments=3, checkpoint_dir=tmp_path / "k3"), [recorder])
+    assert [v.validation.val_segments for v in recorder.validations] == [3, 3]
+    old_name = invoke(  # --val-streams, the old name, sets the same
+        "train",
+        str(make_config().corpus[0]),
+        "--checkpoint-dir",
+        str(tmp_path / "old"),
+        *TINY_ARGS,
+        "--eval-every",
+        "2",
+        "--max-steps",
+        "4",
+        "--val-streams",
+        "3",
+    )
+    assert old_name.exit_code == 0, old_name.stderr
+    assert [v.val_segments for v in last_checkpoint(tmp_path / "old").training.history] == [3, 3]
 
 
 def test_metrics_jsonl_has_train_validation_and_plan_records(make_config):

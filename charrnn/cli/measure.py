@@ -35,13 +35,16 @@ def perplexity_command(
     ] = None,
     checkpoint: CheckpointOption = None,
     as_json: JsonOption = False,
-    streams: Annotated[
+    segments: Annotated[
         int,
         typer.Option(
             help="1 = exact; K > 1 scores K contiguous segments side by side, each after the 1,024 "
             "characters before it (approximate, faster)."
         ),
     ] = 1,
+    streams: Annotated[
+        int | None, typer.Option("--streams", hidden=True, help="The old name of --segments.")
+    ] = None,
     unknown: Annotated[
         str, typer.Option(help="Characters outside the vocabulary: skip (and count) or error.")
     ] = "skip",
@@ -71,10 +74,14 @@ def perplexity_command(
 
         dyn = DynamicConfig(lr=dynamic_lr, decay=dynamic_decay, seg_len=dynamic_seg_len) if dynamic else None
         config = MeasureConfig(
-            streams=streams, unknown=unknown, baselines=baselines, precision=precision, dynamic=dyn
+            segments=segments if streams is None else streams,
+            unknown=unknown,
+            baselines=baselines,
+            precision=precision,
+            dynamic=dyn,
         )
         with err_console.status("measuring…"):
-            report = load(checkpoint, device).measure(list(files or []), config)
+            report = load(checkpoint, device).perplexity_files(list(files or []), config)
         if as_json:
             print_json(report.to_dict())
         else:
@@ -88,10 +95,10 @@ def _show_perplexity(report: PerplexityReport) -> None:
             tell(f"{r.name}: skipped {r.skipped:,} character(s) outside the vocabulary: {r.skipped_chars!r}")
         if r.reported_val_loss is not None:
             tell(f"training reported {r.reported_val_loss:.4f} nats/char at this checkpoint")
-    if report.config.streams > 1:
+    if report.config.segments > 1:
         tell(
-            f"approximate: the text was cut into {report.config.streams} segments scored side by side, "
-            "each after the 1,024 characters before it (--streams 1 is exact)"
+            f"approximate: the text was cut into {report.config.segments} segments scored side by side, "
+            "each after the 1,024 characters before it (--segments 1 is exact)"
         )
 
 

@@ -103,13 +103,16 @@ def train_command(
             "a minute, set from the measured speed)."
         ),
     ] = _default("eval_every"),
-    val_streams: Annotated[
+    val_segments: Annotated[
         int | None,
         typer.Option(
             help="Validate in K contiguous segments side by side, each after the 1,024 characters "
             "before it (1 = exact, slower; default: the last validation exact, those before in 16)."
         ),
-    ] = _default("val_streams"),
+    ] = _default("val_segments"),
+    val_streams: Annotated[
+        int | None, typer.Option("--val-streams", hidden=True, help="The old name of --val-segments.")
+    ] = None,
     log_every: Annotated[int, typer.Option(help="Log train loss and speed every N steps.")] = _default(
         "log_every"
     ),
@@ -154,6 +157,9 @@ def train_command(
         _train(ctx, corpus, resume=resume, init_from=init_from, force=force, quiet=quiet, preset=preset)
 
 
+OLD_NAMES = {"val_streams": "val_segments"}  # hidden options: old name → the field it sets
+
+
 def _train(
     ctx: typer.Context,
     corpus: list[Path] | None,
@@ -179,6 +185,9 @@ def _train(
     given = {
         k: v for k, v in options.items() if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"
     }
+    for old_name, name in OLD_NAMES.items():  # a flag's old name, still taken (scripts keep working)
+        if ctx.params.get(old_name) is not None:
+            options[name] = given[name] = ctx.params[old_name]
     config = config_from_options(
         options, given, corpus=corpus, preset=preset, resume=resume, init_from=init_from
     )

@@ -2,7 +2,7 @@
 
 Each step extends every live hypothesis by every character and keeps the K likeliest of them
 (log-probabilities summed in float64; ties go to the lower hypothesis, then the lower id, so
-the result is deterministic). The K hypotheses are the K rows of one batched Stepper, whose
+the result is deterministic). The K hypotheses are the K rows of one batched NumpyStepper, whose
 rows follow their parents after each step. A hypothesis that has just written the stop text is
 finished: it competes as it is, since a longer one can only be less probable, and the search
 ends as soon as no live hypothesis can beat the best finished one.

@@ -1,7 +1,7 @@
 """Text generation: run the prime once as a sequence, then one recurrent step per new character.
 
 The growing text is never re-fed: the state after the prime is carried, and each new character
-costs exactly one Stepper.step (stepper.py).
+costs exactly one NumpyStepper.step (stepper.py).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def generate_ids(
 
     `prime_ids` (at least one id) is run once as a sequence on the model's device, `prime_chunk`
     characters at a time (so a long prime needs the memory of one chunk); every new character
-    then costs one step of a Stepper, on the CPU.
+    then costs one step of a NumpyStepper, on the CPU.
     """
     if len(prime_ids) == 0:
         raise ValueError("generation needs at least one prime character")

@@ -2,7 +2,7 @@
 
 nn.LSTM/GRU/RNN are built for whole sequences; calling them once per character pays module,
 dispatcher and layout overhead on every step (~5-10 µs per torch op, a dozen ops per layer).
-A Stepper copies the weights once into NumPy float32 arrays and plans the step once, as a flat
+A NumpyStepper copies the weights once into NumPy float32 arrays and plans the step once, as a flat
 list of NumPy calls on buffers allocated up front (each call ~1 µs of overhead; the BLAS
 matrix-vector products read the weights at the machine's bandwidth; bench/sample_speed.py has
 the figures). The plan spends as few calls as the arithmetic allows:
@@ -67,7 +67,7 @@ def _product(w: Array, x: Array, out: Array) -> Call:
     return partial(torch.mm, torch.from_numpy(x), w_t, out=torch.from_numpy(out)), ()
 
 
-class Stepper:
+class NumpyStepper:
     """Advance B independent streams by one character per `step()`; state carried inside."""
 
     def __init__(self, model: CharRNN, batch_size: int) -> None:
@@ -253,10 +253,10 @@ def primed(
 
 def make_stepper(
     model: CharRNN, batch_size: int, state: tuple[torch.Tensor, ...] | None = None
-) -> Stepper | TorchStepper:
-    """The NumPy Stepper where it knows the cell's layout (lstm, gru, rnn), else TorchStepper;
+) -> NumpyStepper | TorchStepper:
+    """The NumPy NumpyStepper where it knows the cell's layout (lstm, gru, rnn), else TorchStepper;
     every row at `state` (one row's, e.g. `primed`'s) where given, else at zero."""
-    stepper = TorchStepper(model) if model.config.cell in MULTIPLICATIVE else Stepper(model, batch_size)
+    stepper = TorchStepper(model) if model.config.cell in MULTIPLICATIVE else NumpyStepper(model, batch_size)
     if state is not None:
         stepper.load_state(tuple(s.expand(-1, batch_size, -1).contiguous() for s in state))
     return stepper

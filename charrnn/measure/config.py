@@ -30,16 +30,16 @@ class DynamicConfig:
 
 @dataclass(frozen=True)
 class MeasureConfig:
-    streams: int = 1  # 1 = exact; K > 1: K contiguous segments side by side, warmed (approximate)
+    segments: int = 1  # 1 = exact; K > 1: K contiguous segments side by side, warmed (approximate)
     unknown: str = "skip"  # characters outside the vocabulary: skip (and count) or error
     baselines: bool = True  # gzip, bz2 and lzma on the same text
     precision: str = "fp32"
     dynamic: DynamicConfig | None = None
 
     def __post_init__(self) -> None:
-        if self.streams < 1:
-            raise ConfigError(f"--streams must be >= 1, not {self.streams}")
+        if self.segments < 1:
+            raise ConfigError(f"--segments must be >= 1, not {self.segments}")
         check_choice("--unknown", self.unknown, UNKNOWN_POLICIES)
         check_choice("--precision", self.precision, PRECISIONS)
-        if self.dynamic is not None and self.streams > 1:
-            raise ConfigError("--dynamic reads the text in order: use it with --streams 1")
+        if self.dynamic is not None and self.segments > 1:
+            raise ConfigError("--dynamic reads the text in order: use it with --segments 1")

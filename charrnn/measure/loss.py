@@ -114,8 +114,8 @@ def text_loss(
 ) -> LossReport:
     """Predict every character after the first exactly once, with the hidden state carried.
 
-    segments=1 is exact: the state carried across the whole text. segments=K (--streams K,
-    --val-streams K) cuts the predictions into K contiguous segments run side by side as a batch
+    segments=1 is exact: the state carried across the whole text. segments=K (--segments K,
+    --val-segments K) cuts the predictions into K contiguous segments run side by side as a batch
     (much faster on a CPU, whose batch-1 step is bound by memory bandwidth); each segment starts
     from a zero state, which costs a little accuracy at K-1 places, unless `warmup` W > 0: then
     each segment after the first first reads the W characters before it (at most a segment's

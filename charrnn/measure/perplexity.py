@@ -197,12 +197,12 @@ def _score(
     model = loaded.model
     seconds = 0.0
     dynamic = DynamicScorer(model, config.dynamic, device, ms) if config.dynamic else None
-    if config.streams > 1:  # the segments need the whole text's length: hold its ids
+    if config.segments > 1:  # the segments need the whole text's length: hold its ids
         ids = np.concatenate(list(chunks) or [np.empty(0, dtype=np.int64)])
         _need_two(len(ids), name)
         start = time.perf_counter()
         static = text_loss(
-            model, ids, device, config.precision, segments=config.streams, warmup=SEGMENT_WARMUP
+            model, ids, device, config.precision, segments=config.segments, warmup=SEGMENT_WARMUP
         )
         seconds = time.perf_counter() - start
     else:
@@ -251,8 +251,8 @@ class PerplexityReport:
         """The --json document."""
         doc: dict[str, Any] = {
             "checkpoint": str(self.checkpoint),
-            "exact": self.config.streams == 1,
-            "streams": self.config.streams,
+            "exact": self.config.segments == 1,
+            "segments": self.config.segments,
             "texts": [r.to_dict() for r in self.results],
             "total": self.total,
         }

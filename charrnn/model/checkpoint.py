@@ -6,7 +6,7 @@ loading one cannot run code. Every other module sees `Checkpoint`; the dict's ke
 nowhere else. Older format versions are migrated forward as they are read; newer and foreign
 files are refused with one clear line.
 
-    Checkpoint (format version 5)
+    Checkpoint (format version 6)
     ├─ model: ModelConfig, vocabulary, weights     rebuild the network alone (build_model)
     ├─ written_by                                  the charrnn version that wrote it
     ├─ corpus: CorpusRecord                        the paths given, each file's path, size and
@@ -40,7 +40,7 @@ from charrnn.model.records import CorpusRecord, Progress, StepPlan, TrainingReco
 from charrnn.model.safetensors_file import read_exported
 
 FORMAT = "charrnn-checkpoint"
-VERSION = 5
+VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,26 @@ def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
         raw = _from_version_3(raw)
     if raw.get("format_version") == 4:
         raw = _from_version_4(raw)
+    if raw.get("format_version") == 5:
+        raw = _from_version_5(raw)
     return raw
+
+
+def _from_version_5(old: dict[str, Any]) -> dict[str, Any]:
+    """Version 5 (charrnn 0.4.0 before the rename) called a validation's side-by-side segments
+    "streams": `val_streams` in the configuration and in each validation record."""
+    training = old.get("training")
+    if training is not None:
+        config = {
+            ("val_segments" if k == "val_streams" else k): v
+            for k, v in (training.get("config") or {}).items()
+        }
+        history = [
+            {("val_segments" if k == "val_streams" else k): v for k, v in dict(record).items()}
+            for record in training.get("history") or []
+        ]
+        training = {**training, "config": config, "history": history}
+    return {**old, "format_version": 6, "training": training}
 
 
 def _from_version_4(old: dict[str, Any]) -> dict[str, Any]:

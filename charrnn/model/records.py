@@ -49,7 +49,7 @@ class Validation:
     val_bpc: float
     val_perplexity: float
     val_chars: int
-    val_streams: int
+    val_segments: int
     best: bool
 
     def to_record(self) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from charrnn.train.observers import PlanSettled, TrainObserver
 from charrnn.train.plan import LIMITS, UNLIMITED, describe, settle, steps_asked_for
 from charrnn.train.signals import StopRequest
 from charrnn.train.start import Run
-from charrnn.train.validation import seconds_per_validation, validation_streams
+from charrnn.train.validation import seconds_per_validation, validation_segments
 
 # Steps of each invocation not measured (first-call allocations), then at least MEASURE_STEPS
 # steps and MEASURE_SECONDS seconds of training are measured before the first plan is settled.
@@ -279,7 +279,8 @@ class Budget:
     def _probe(self) -> _Prices:
         """Time a short stretch of each kind of validation (one probe if they are the same kind)."""
         run = self.run
-        periodic, last = validation_streams(run.config, last=False), validation_streams(run.config, last=True)
+        periodic = validation_segments(run.config, last=False)
+        last = validation_segments(run.config, last=True)
         periodic_seconds = seconds_per_validation(run, self.clock, periodic)
         if last == periodic:
             return _Prices(periodic_seconds, 1.0)

@@ -58,7 +58,7 @@ class TrainConfig:
     max_minutes: float | None = 9.5  # None: no time limit
     # reporting
     eval_every: int | None = None  # None: about once a minute, settled with the plan (plan.py)
-    val_streams: int | None = None  # None: the last validation exact, those before in 16 segments
+    val_segments: int | None = None  # None: the last validation exact, those before in 16 segments
     log_every: int = 20
     sample_chars: int = 200
     # runtime
@@ -74,7 +74,7 @@ class TrainConfig:
         self.model_config(vocab_size=1)  # validates the architecture fields
         check_choice("--device", self.device, DEVICES)
         check_choice("--precision", self.precision, PRECISIONS)
-        for name in ("batch_size", "seq_len", "epochs", "eval_every", "val_streams", "log_every"):
+        for name in ("batch_size", "seq_len", "epochs", "eval_every", "val_segments", "log_every"):
             value = getattr(self, name)
             if value is not None and not (value > 0 and math.isfinite(value)):  # NaN fails too
                 raise ConfigError(f"{flag_of(name)} must be positive, not {value}")
@@ -145,6 +145,6 @@ RESUMABLE_OVERRIDES = frozenset(
         "device",
         "precision",
         "threads",
-        "val_streams",
+        "val_segments",
     }
 )

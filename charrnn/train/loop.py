@@ -33,7 +33,7 @@ from charrnn.train.signals import StopRequest, stop_on_signals
 from charrnn.train.start import Run, snapshot, start_run
 from charrnn.train.step import train_step
 from charrnn.train.threads import PROBE_CHARS, ThreadTuner, same_bits_across_threads
-from charrnn.train.validation import preview, validation_loss, validation_streams
+from charrnn.train.validation import preview, validation_loss, validation_segments
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class Trainer:
         self.threads = ThreadTuner(run.threads, self._same_bits) if tunable else None
         self.interval = _Interval(torch.zeros((), device=run.device), self.budget.seconds())
         # (step, segments) of the last validation, on every rank alike (rank 0 alone keeps history)
-        self.validated = (run.history[-1].step, run.history[-1].val_streams) if run.history else None
+        self.validated = (run.history[-1].step, run.history[-1].val_segments) if run.history else None
 
     def tell(self, text: str) -> None:
         self.observers.on_message(text)
@@ -142,11 +142,11 @@ class Trainer:
         return self._end(reason, stop)
 
     def _end(self, reason: str, stop: StopRequest) -> TrainResult:
-        """The last validation exact, unless the run ended on one (or --val-streams says);
+        """The last validation exact, unless the run ended on one (or --val-segments says);
         interrupted: saved at once, for a signal asks to stop within seconds."""
         p = self.run.progress
         self.divergence.check()
-        exact = (p.step, validation_streams(self.run.config, last=True))
+        exact = (p.step, validation_segments(self.run.config, last=True))
         if reason != "interrupted" and self.validated != exact:
             with self.budget.validation(last=True):
                 if not self._validate(stop, last=True):
@@ -231,7 +231,7 @@ class Trainer:
         inputs, targets = run.layout.window(run.progress.window)
         x, y = (ids_to_device(ids[run.rows], run.device) for ids in (inputs, targets))
         probe = run.val_ids[: PROBE_CHARS + 1]
-        streams = {validation_streams(run.config, last) for last in (False, True)}
+        segments = {validation_segments(run.config, last) for last in (False, True)}
         lr = run.config.schedule.rate(run.progress.step, run.plan.total_steps)
 
         def compute() -> list[torch.Tensor]:
@@ -245,7 +245,7 @@ class Trainer:
                 text_loss(
                     model, probe, run.device, run.precision, segments=k, warmup=SEGMENT_WARMUP * (k > 1)
                 )
-                for k in sorted(streams)
+                for k in sorted(segments)
             ]
             return [
                 step.loss,
@@ -259,18 +259,18 @@ class Trainer:
 
     # -- validation and checkpoints ----------------------------------------------------------
     def _validate(self, stop: StopRequest, last: bool) -> bool:
-        """Validate (exactly if it is the run's `last` validation, unless --val-streams says
+        """Validate (exactly if it is the run's `last` validation, unless --val-segments says
         otherwise), sample and save (rank 0; the others wait); False if a stop request cut the
         validation short."""
         run, p = self.run, self.run.progress
         self.divergence.check()
         carried = self._gathered_state()
-        streams = validation_streams(run.config, last)
+        segments = validation_segments(run.config, last)
         if not run.world.is_main:  # rank 0 validates, samples and saves meanwhile
             (interrupted,) = self.collective.max([0.0])
-            return self._validated(p.step, streams, not interrupted)
+            return self._validated(p.step, segments, not interrupted)
         try:
-            report = validation_loss(run, should_stop=lambda: stop.requested, streams=streams)
+            report = validation_loss(run, should_stop=lambda: stop.requested, segments=segments)
         except MeasurementInterrupted:
             self.collective.max([1.0])
             return False
@@ -287,7 +287,7 @@ class Trainer:
             val_bpc=report.bits_per_char,
             val_perplexity=report.perplexity,
             val_chars=report.num_predicted,
-            val_streams=streams,
+            val_segments=segments,
             best=improved,
         )
         run.history.append(validation)
@@ -295,11 +295,11 @@ class Trainer:
         self._save(best=improved, carried=carried)
         self.collective.max([0.0])
         self.observers.on_validation(Validated(validation, sample))
-        return self._validated(p.step, streams, True)
+        return self._validated(p.step, segments, True)
 
-    def _validated(self, step: int, streams: int, done: bool) -> bool:
+    def _validated(self, step: int, segments: int, done: bool) -> bool:
         if done:
-            self.validated = (step, streams)
+            self.validated = (step, segments)
             self.interval.start = self.budget.seconds()  # the log's chars/s leaves validation out
         return done
 

@@ -3,9 +3,9 @@ plan, and a short sample to show progress.
 
 The last validation of a run is exact (the state carried across the whole text). The ones before
 it are there to follow progress about once a minute, so by default they read the text as
-PERIODIC_STREAMS segments side by side, each after the SEGMENT_WARMUP characters before it (a
+PERIODIC_SEGMENTS segments side by side, each after the SEGMENT_WARMUP characters before it (a
 batch is many times faster than one stream on a CPU; the warm-up takes the place of the state
-carried). An explicit --val-streams K makes every validation K segments (1: every one exact)."""
+carried). An explicit --val-segments K makes every validation K segments (1: every one exact)."""
 
 from __future__ import annotations
 
@@ -18,41 +18,41 @@ from charrnn.train.config import TrainConfig
 from charrnn.train.start import Run
 
 PRICE_CHARS = 16_384  # validation characters timed to price a whole validation pass
-PERIODIC_STREAMS = 16  # segments of a validation before the last, unless --val-streams says
+PERIODIC_SEGMENTS = 16  # segments of a validation before the last, unless --val-segments says
 
 
-def validation_streams(config: TrainConfig, last: bool) -> int:
-    """Segments of a validation: --val-streams if given, else 1 for the last, PERIODIC_STREAMS before."""
-    if config.val_streams is not None:
-        return config.val_streams
-    return 1 if last else PERIODIC_STREAMS
+def validation_segments(config: TrainConfig, last: bool) -> int:
+    """Segments of a validation: --val-segments if given, else 1 for the last, PERIODIC_SEGMENTS before."""
+    if config.val_segments is not None:
+        return config.val_segments
+    return 1 if last else PERIODIC_SEGMENTS
 
 
-def validation_loss(run: Run, should_stop: Callable[[], bool], streams: int) -> LossReport:
-    """The loss over the validation text in `streams` segments; MeasurementInterrupted if
+def validation_loss(run: Run, should_stop: Callable[[], bool], segments: int) -> LossReport:
+    """The loss over the validation text in `segments` segments; MeasurementInterrupted if
     `should_stop` says so between chunks."""
     return text_loss(
         run.model,
         run.val_ids,
         run.device,
         run.precision,
-        segments=streams,
+        segments=segments,
         should_stop=should_stop,
         warmup=SEGMENT_WARMUP,
     )
 
 
-def seconds_per_validation(run: Run, clock: Callable[[], float], streams: int) -> float:
-    """One validation pass's cost in `streams` segments, from timing each segment's start (its
+def seconds_per_validation(run: Run, clock: Callable[[], float], segments: int) -> float:
+    """One validation pass's cost in `segments` segments, from timing each segment's start (its
     warm-up and a slice of its own, PRICE_CHARS characters in all)."""
     n = len(run.val_ids) - 1
-    streams = max(1, min(streams, n))
-    length = -(-n // streams)  # each segment's own characters
-    own = max(1, min(PRICE_CHARS // streams, length))  # of which the probe times
-    warmup = SEGMENT_WARMUP if streams > 1 else 0
-    probe = run.val_ids[: own * streams + 1]
+    segments = max(1, min(segments, n))
+    length = -(-n // segments)  # each segment's own characters
+    own = max(1, min(PRICE_CHARS // segments, length))  # of which the probe times
+    warmup = SEGMENT_WARMUP if segments > 1 else 0
+    probe = run.val_ids[: own * segments + 1]
     started = clock()
-    text_loss(run.model, probe, run.device, run.precision, segments=streams, warmup=warmup)
+    text_loss(run.model, probe, run.device, run.precision, segments=segments, warmup=warmup)
     synchronize(run.device)
     return (clock() - started) * (length + min(warmup, length)) / (own + min(warmup, own))
 
