@@ -12,10 +12,12 @@ measured as often as wanted. Every mistake a caller can make is raised as a `Cha
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import torch
 
@@ -47,6 +49,41 @@ def load(checkpoint: str | Path | None = None, device: str = "cpu") -> Model:
     path = resolve_checkpoint(checkpoint)
     torch_device = choose_device(device)
     return Model(load_model(path, torch_device), path, torch_device)
+
+
+P = ParamSpec("P")
+
+SAMPLE_DOC = """Generate `length` characters after `prime` (the prime itself is not returned).
+
+        temperature: 0 is greedy (always the likeliest character); top_k / top_p restrict each
+        draw to the k likeliest characters / the smallest set of probability mass p. With no
+        prime the text starts as after a new line. The same seed gives the same text, the
+        text `charrnn sample --seed` prints; no seed draws a random one. The text ends early
+        after the first occurrence of `stop` (included). Prime characters outside the
+        vocabulary raise VocabularyError, or are dropped with `skip_unknown=True`; a value
+        out of range raises ConfigError. `beam=K`: instead of drawing, the most probable text that
+        K hypotheses find (deterministic; never less likely than greedy, temperature 0).
+        """
+
+
+def _joined(stream: Callable[P, Iterator[str]], doc: str) -> Callable[P, str]:
+    """A method with `stream`'s parameters (written once, there) that returns its pieces joined."""
+
+    @functools.wraps(stream)
+    def joined(*args: P.args, **kwargs: P.kwargs) -> str:
+        return "".join(stream(*args, **kwargs))
+
+    joined.__name__ = joined.__qualname__ = "sample"
+    joined.__doc__ = doc
+    return joined
+
+
+def _arguments(method: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Every parameter of `method` (a bound method) as these arguments give it, defaults filled in;
+    a TypeError for an argument it does not take, as a call would raise."""
+    bound = inspect.signature(method).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
 
 
 class Model:
@@ -94,36 +131,6 @@ class Model:
         return describe_checkpoint(self.loaded, self.path)
 
     # -- sampling -------------------------------------------------------------------------------
-    def sample(
-        self,
-        length: int = SampleConfig.length,
-        temperature: float = SampleConfig.temperature,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        prime: str = "",
-        seed: int | None = None,
-        stop: str | None = None,
-        *,
-        skip_unknown: bool = False,
-        beam: int | None = None,
-    ) -> str:
-        """Generate `length` characters after `prime` (the prime itself is not returned).
-
-        temperature: 0 is greedy (always the likeliest character); top_k / top_p restrict each
-        draw to the k likeliest characters / the smallest set of probability mass p. With no
-        prime the text starts as after a new line. The same seed gives the same text, the
-        text `charrnn sample --seed` prints; no seed draws a random one. The text ends early
-        after the first occurrence of `stop` (included). Prime characters outside the
-        vocabulary raise VocabularyError, or are dropped with `skip_unknown=True`; a value
-        out of range raises ConfigError. `beam=K`: instead of drawing, the most probable text that
-        K hypotheses find (deterministic; never less likely than greedy, temperature 0).
-        """
-        return "".join(
-            self.stream(
-                length, temperature, top_k, top_p, prime, seed, stop, skip_unknown=skip_unknown, beam=beam
-            )
-        )
-
     def stream(
         self,
         length: int = SampleConfig.length,
@@ -145,25 +152,23 @@ class Model:
         sampling = self.start_sampling(config, prime=prime, seed=seed, stop=stop, skip_unknown=skip_unknown)
         return (piece for _, piece in sampling.pieces)
 
-    def samples(
-        self,
-        count: int,
-        length: int = SampleConfig.length,
-        temperature: float = SampleConfig.temperature,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        prime: str = "",
-        seed: int | None = None,
-        stop: str | None = None,
-        *,
-        skip_unknown: bool = False,
-    ) -> list[str]:
+    sample = _joined(stream, SAMPLE_DOC)
+
+    def samples(self, count: int, *args: Any, **kwargs: Any) -> list[str]:
         """`count` independent samples, generated side by side as one batch (`charrnn sample
-        --num-samples`); the arguments are those of `sample()`."""
+        --num-samples`); the other arguments are those of `sample()` (not `beam`)."""
+        options = _arguments(self.stream, *args, **kwargs)
         config = SampleConfig(
-            length=length, temperature=temperature, top_k=top_k, top_p=top_p, num_samples=count
+            length=options["length"],
+            temperature=options["temperature"],
+            top_k=options["top_k"],
+            top_p=options["top_p"],
+            num_samples=count,
+            beam=options["beam"],
         )
-        sampling = self.start_sampling(config, prime=prime, seed=seed, stop=stop, skip_unknown=skip_unknown)
+        sampling = self.start_sampling(
+            config, **{k: options[k] for k in ("prime", "seed", "stop", "skip_unknown")}
+        )
         texts = [""] * count
         for index, piece in sampling.pieces:
             texts[index] += piece

@@ -133,8 +133,8 @@ def test_a_tiny_corpus_is_overfitted_and_the_checkpoint_samples_and_scores(make_
 
 
 def test_resume_of_a_multiplicative_run_equals_an_uninterrupted_one(make_config, tmp_path: Path):
+    from charrnn.train.run_config import config_for_resume
     from charrnn.train.signals import StopRequest
-    from charrnn.train.start import config_for_resume
 
     common = {"cell": "mlstm", "dropout": 0.25, "max_steps": 8, "eval_every": 4}
     whole = make_config(checkpoint_dir=tmp_path / "whole", **common)

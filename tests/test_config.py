@@ -77,3 +77,14 @@ def test_the_command_line_tells_explicit_options_from_defaults(tmp_path: Path, t
 def test_a_preset_cannot_change_a_resumed_run():
     with pytest.raises(ConfigError, match="--preset cannot be combined with --resume"):
         config_from_options(DEFAULTS, {}, corpus=None, preset="mlstm", resume=True, init_from=None)
+
+
+def test_the_default_network_is_written_once_and_old_checkpoints_keep_what_they_were_trained_with():
+    from charrnn.model.config import FIELDS_UNSAID, ModelConfig
+
+    trained = TrainConfig(corpus=("c.txt",)).model_config(vocab_size=5)
+    assert trained == ModelConfig(vocab_size=5)  # what `charrnn train` trains is ModelConfig's default
+    assert (trained.cell, trained.num_layers, trained.hidden_size) == ("gru", 2, 384)
+    old = ModelConfig.from_dict({"vocab_size": 5})  # a checkpoint that says no more than this
+    assert {k: getattr(old, k) for k in FIELDS_UNSAID} == FIELDS_UNSAID
+    assert (old.cell, old.hidden_size, old.dropout) == ("lstm", 512, 0.0)

@@ -27,7 +27,9 @@ def naive_lstm_layer(
 
 def test_lstm_stack_equals_naive_per_step_equations():
     torch.manual_seed(0)
-    model = CharRNN(ModelConfig(vocab_size=11, cell="lstm", num_layers=2, hidden_size=8, embed_size=5))
+    model = CharRNN(
+        ModelConfig(vocab_size=11, cell="lstm", num_layers=2, hidden_size=8, embed_size=5, dropout=0.0)
+    )
     ids = torch.randint(0, 11, (3, 7))
     logits, (h_n, c_n) = model(ids)
     x = model.embedding(ids)
@@ -45,7 +47,9 @@ def test_lstm_stack_equals_naive_per_step_equations():
 @pytest.mark.parametrize("cell,reference", [("gru", torch.nn.GRUCell), ("rnn", torch.nn.RNNCell)])
 def test_single_layer_cells_equal_torch_cells(cell, reference):
     torch.manual_seed(0)
-    model = CharRNN(ModelConfig(vocab_size=9, cell=cell, num_layers=1, hidden_size=6, embed_size=4))
+    model = CharRNN(
+        ModelConfig(vocab_size=9, cell=cell, num_layers=1, hidden_size=6, embed_size=4, dropout=0.0)
+    )
     ref = reference(4, 6)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):

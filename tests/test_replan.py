@@ -18,7 +18,7 @@ from charrnn.train.budget import REPLAN_TOLERANCE
 from charrnn.train.loop import train
 from charrnn.train.metrics_log import read_metrics
 from charrnn.train.observers import StepsLogged, TrainObserver
-from charrnn.train.start import config_for_resume
+from charrnn.train.run_config import config_for_resume
 
 BUDGET_MINUTES = 2.0
 RUN = {

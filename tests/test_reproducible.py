@@ -17,7 +17,7 @@ from charrnn.runtime import bf16_support
 from charrnn.train.loop import train
 from charrnn.train.metrics_log import read_metrics
 from charrnn.train.observers import StepsLogged, TrainObserver
-from charrnn.train.start import config_for_resume
+from charrnn.train.run_config import config_for_resume
 
 CPU = torch.device("cpu")
 CAN_RUN_BF16 = bf16_support(CPU).runs

@@ -26,7 +26,9 @@ from charrnn.train.step import train_step
 
 def _tiny_model(cell: str = "lstm") -> CharRNN:
     torch.manual_seed(0)
-    return CharRNN(ModelConfig(vocab_size=7, cell=cell, num_layers=2, hidden_size=8, embed_size=4))
+    return CharRNN(
+        ModelConfig(vocab_size=7, cell=cell, num_layers=2, hidden_size=8, embed_size=4, dropout=0.0)
+    )
 
 
 def test_the_step_loss_is_the_mean_cross_entropy_over_every_time_step_of_every_stream():

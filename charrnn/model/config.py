@@ -12,14 +12,29 @@ MULTIPLICATIVE = ("mrnn", "mlstm")  # the cells written in cells.py; the others 
 CELLS = ("lstm", "gru", "rnn", *MULTIPLICATIVE)
 
 
+# What a checkpoint that does not say a field was trained with: the defaults of the charrnn that
+# wrote the first checkpoints (a 2x512 LSTM, no dropout; factors came with the mRNN).
+FIELDS_UNSAID: dict[str, Any] = {
+    "cell": "lstm",
+    "num_layers": 2,
+    "hidden_size": 512,
+    "embed_size": 64,
+    "dropout": 0.0,
+    "factors": 0,
+}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
+    """The network's shape. Its defaults are the default network, the one `charrnn train` trains
+    (train/config.py reads them from here)."""
+
     vocab_size: int
-    cell: str = "lstm"
+    cell: str = "gru"
     num_layers: int = 2
-    hidden_size: int = 512
+    hidden_size: int = 384
     embed_size: int = 64
-    dropout: float = 0.0
+    dropout: float = 0.1
     factors: int = 0  # mrnn/mlstm: size of the multiplicative factor layer; 0 = hidden_size
 
     def __post_init__(self) -> None:
@@ -45,9 +60,9 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        """From a checkpoint: fields it lacks take their defaults; fields this version does not
+        """From a checkpoint: fields it lacks take FIELDS_UNSAID; fields this version does not
         know are refused by name (a newer format would have said so in its version)."""
-        return cls(**known_fields(cls, d, "model configuration"))
+        return cls(**{**FIELDS_UNSAID, **known_fields(cls, d, "model configuration")})
 
 
 def known_fields(cls: type, d: dict[str, Any], what: str) -> dict[str, Any]:

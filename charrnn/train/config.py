@@ -35,12 +35,13 @@ class TrainConfig:
     corpus: tuple[str, ...]  # the paths to train on: files and folders (data/sources.py); one str is one path
     checkpoint_dir: str = str(DEFAULT_CHECKPOINT_DIR)
     # model (the defaults are the winner of the sweep in bench/sweep.md)
-    cell: str = "gru"
-    num_layers: int = 2
-    hidden_size: int = 384
-    embed_size: int = 64
-    dropout: float = 0.1
-    factors: int = 0  # mrnn/mlstm factor size; 0 = hidden_size
+    # the network: the default network's (model/config.py)
+    cell: str = ModelConfig.cell
+    num_layers: int = ModelConfig.num_layers
+    hidden_size: int = ModelConfig.hidden_size
+    embed_size: int = ModelConfig.embed_size
+    dropout: float = ModelConfig.dropout
+    factors: int = ModelConfig.factors  # mrnn/mlstm factor size; 0 = hidden_size
     # data
     val_frac: float = DEFAULT_VAL_FRAC  # of each file: its last part
     batch_size: int = 32
