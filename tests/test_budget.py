@@ -56,7 +56,7 @@ def test_a_budget_sized_run_spends_its_budget_over_many_epochs_and_ends_at_the_f
     plans = [r for r in records if r["event"] == "plan"]  # settled, maybe re-settled
     plan = plans[-1]
     assert plan["limited_by"] == "max_minutes" and result.step == plan["total_steps"]
-    assert result.epoch >= 10  # no epoch limit stopped it (the old default stopped at 5)
+    assert result.epochs_done >= 10  # no epoch limit stopped it (the old default stopped at 5)
     train_records = [r for r in records if r["event"] == "train"]
     assert train_records[-1]["lr"] == pytest.approx(config.lr * config.min_lr_frac)
     # before the plan settled, no step count was claimed

@@ -27,7 +27,7 @@ def _checkpoint(training: bool = True) -> Checkpoint:
     record = TrainingRecord(
         config={"corpus": "c.txt", "hidden_size": 8, "eval_every": 5},
         precision="fp32",
-        progress=Progress(step=7, epoch=1, window=2, chars_seen=700, seconds=1.5, best_val_loss=1.25),
+        progress=Progress(step=7, epochs_done=1, window=2, chars_seen=700, seconds=1.5, best_val_loss=1.25),
         plans=(
             StepPlan(
                 total_steps=30, limited_by="max_minutes", settled=True, chars_per_sec=8e3, measured_at_step=3
@@ -131,7 +131,8 @@ def _version_4_corpus(raw: dict) -> dict:
 
 
 def test_a_checkpoint_of_format_version_5_calls_its_validation_segments_streams(saved):
-    """Version 5 named a validation's side-by-side segments `val_streams`; version 6 `val_segments`."""
+    """Version 5 named a validation's side-by-side segments `val_streams` and the completed epochs
+    `progress.epoch`; version 6 `val_segments` and `epochs_done`."""
     path, written = saved
     raw = torch.load(path, weights_only=True)
     raw["format_version"] = 5
@@ -139,12 +140,14 @@ def test_a_checkpoint_of_format_version_5_calls_its_validation_segments_streams(
     raw["training"]["config"]["val_streams"] = 7
     for record in raw["training"]["history"]:
         record["val_streams"] = record.pop("val_segments")
+    raw["training"]["progress"]["epoch"] = raw["training"]["progress"].pop("epochs_done")
     assert raw["training"]["history"], "the saved run has a validation to migrate"
     torch.save(raw, path)
     read = Checkpoint.load(path)
     assert read.format_version == 5 and read.training is not None and written.training is not None
     assert read.training.history == written.training.history
     assert read.training.config == {**written.training.config, "val_segments": 7}
+    assert read.training.progress == written.training.progress and read.training.progress.epochs_done == 1
 
 
 def test_a_checkpoint_of_format_version_4_names_its_one_file_as_the_corpus_it_was_given(saved):

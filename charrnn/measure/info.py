@@ -44,7 +44,7 @@ def describe_checkpoint(loaded: LoadedModel, path: Path) -> dict[str, Any]:
     fraction = history[-1].epoch % 1.0 if history and history[-1].step == progress.step else 0.0
     info["training"] = {
         "step": progress.step,
-        "epochs": progress.epoch + fraction,
+        "epochs": progress.epochs_done + fraction,
         "chars_seen": progress.chars_seen,
         "seconds": progress.seconds,
         "precision": training.precision,

@@ -160,8 +160,8 @@ def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_version_5(old: dict[str, Any]) -> dict[str, Any]:
-    """Version 5 (charrnn 0.4.0 before the rename) called a validation's side-by-side segments
-    "streams": `val_streams` in the configuration and in each validation record."""
+    """Version 5 called a validation's side-by-side segments "streams" (`val_streams` in the
+    configuration and in each validation record) and the completed epochs `progress.epoch`."""
     training = old.get("training")
     if training is not None:
         config = {
@@ -172,7 +172,10 @@ def _from_version_5(old: dict[str, Any]) -> dict[str, Any]:
             {("val_segments" if k == "val_streams" else k): v for k, v in dict(record).items()}
             for record in training.get("history") or []
         ]
-        training = {**training, "config": config, "history": history}
+        progress = {
+            ("epochs_done" if k == "epoch" else k): v for k, v in (training.get("progress") or {}).items()
+        }
+        training = {**training, "config": config, "history": history, "progress": progress}
     return {**old, "format_version": 6, "training": training}
 
 

@@ -18,7 +18,7 @@ class Progress:
     """Where a training run stands, after its last completed step."""
 
     step: int = 0
-    epoch: int = 0  # completed epochs
+    epochs_done: int = 0  # completed epochs (a validation's `epoch` is the fraction gone through)
     window: int = 0  # next window index within the current epoch
     chars_seen: int = 0
     seconds: float = 0.0  # training time of the whole run, every invocation together

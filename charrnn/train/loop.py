@@ -40,7 +40,7 @@ from charrnn.train.validation import preview, validation_loss, validation_segmen
 class TrainResult:
     stop_reason: str  # "epochs", "max_steps", "max_minutes" (the plan's limit or the budget), "interrupted"
     step: int
-    epoch: int
+    epochs_done: int
     chars_seen: int
     seconds: float
     last_val_loss: float | None
@@ -180,7 +180,7 @@ class Trainer:
         p.chars_seen += inputs.size  # the global batch: every rank's streams
         p.window += 1
         if p.window == run.layout.windows_per_epoch:
-            p.epoch, p.window = p.epoch + 1, 0
+            p.epochs_done, p.window = p.epochs_done + 1, 0
         self.interval.loss += result.loss
         self.interval.steps += 1
         self.interval.chars += inputs.size
@@ -322,7 +322,7 @@ class Trainer:
         return TrainResult(
             stop_reason=reason,
             step=p.step,
-            epoch=p.epoch,
+            epochs_done=p.epochs_done,
             chars_seen=p.chars_seen,
             seconds=p.seconds,
             last_val_loss=run.history[-1].val_loss if run.history else None,

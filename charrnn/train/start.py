@@ -73,7 +73,7 @@ class Run:
     @property
     def epoch(self) -> float:
         """Epochs done, fractions included."""
-        return self.progress.epoch + self.progress.window / self.layout.windows_per_epoch
+        return self.progress.epochs_done + self.progress.window / self.layout.windows_per_epoch
 
     def started(self) -> RunStarted:
         """What this run is about to do, for its observers."""
