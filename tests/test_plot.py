@@ -1,5 +1,5 @@
-"""`charrnn plot`: a PNG whose figure carries the expected axes and data, and a terminal chart
-that needs no extra."""
+"""`charrnn plot`: a PNG whose figure carries the expected axes and data, a terminal chart
+through uniplot, and a plain one where uniplot is missing."""
 
 from __future__ import annotations
 
@@ -49,13 +49,28 @@ def test_png_figure_has_the_axes_and_the_data(runs: list[Path], tmp_path: Path):
 
 
 def test_terminal_chart_without_matplotlib(runs: list[Path], tmp_path: Path, monkeypatch):
+    pytest.importorskip("uniplot", reason="the plot extra is not installed")
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
     result = invoke("plot", *map(str, runs))
     assert result.exit_code == 0, result.stderr
-    assert "bits per character" in result.stderr and "characters seen" in result.stderr
-    assert f"o {runs[0]} validation" in result.stderr and f"* {runs[1]} validation" in result.stderr
+    assert "bits per character, against characters seen" in result.stderr
+    assert "\x1b[" not in result.stderr  # not a terminal: no colours
+    assert "⣀" in result.stderr or "⠉" in result.stderr  # uniplot's braille
+    for run in runs:
+        assert f"{run} training" in result.stderr and f"{run} validation" in result.stderr
+        last = [r["val_bpc"] for r in read_metrics(run / "metrics.jsonl") if r["event"] == "val"][-1]
+        assert f"  {run}, last validation {last:.4f}" in result.stderr
     assert result.stdout == ""
     assert_one_line_error(
         invoke("plot", str(runs[0]), "--output", str(tmp_path / "x.png")), "needs matplotlib"
     )
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_plain_chart_without_uniplot(runs: list[Path], monkeypatch):
+    monkeypatch.setitem(sys.modules, "uniplot", None)
+    result = invoke("plot", *map(str, runs), "--terminal")
+    assert result.exit_code == 0, result.stderr
+    assert "bits per character" in result.stderr and "characters seen" in result.stderr
+    assert f"o {runs[0]} validation" in result.stderr and f"* {runs[1]} validation" in result.stderr
+    assert result.stdout == ""

@@ -1,6 +1,7 @@
 """`charrnn plot`: training curves (bits per character and the learning rate against characters
-seen, from metrics.jsonl) as a PNG through matplotlib (an optional extra: pip install
-'charrnn[plot]') or as a text chart on stderr."""
+seen, from metrics.jsonl) as a PNG through matplotlib, or as a chart on stderr through uniplot
+(braille-resolution, coloured on a terminal); both come with the `plot` extra (pip install
+'charrnn[plot]'), and without uniplot the chart is drawn in plain characters."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def plot_command(
             write_png(runs, output)
             err_console.print(f"wrote {output}", highlight=False)
         if output is None or terminal:
-            tell(render_chart(runs))
+            tell(terminal_chart(runs, color=err_console.is_terminal))
 
 
 def make_figure(runs: list[Curves]) -> Any:
@@ -83,12 +84,49 @@ def write_png(runs: list[Curves], output: Path) -> Any:
     return fig
 
 
+def terminal_chart(runs: list[Curves], width: int = 70, height: int = 16, color: bool = False) -> str:
+    """The runs' bits per character in the terminal: through uniplot (training a line, validation
+    a line with its points, one colour a run when `color`), else `render_chart`; each run's last
+    validation below."""
+    try:
+        from uniplot import plot_to_string
+    except ImportError:
+        return render_chart(runs, width, height)
+    series = [
+        (f"{run.name} {kind}", points)
+        for run in runs
+        for kind, points in (("training", run.train_bpc), ("validation", run.val_bpc))
+        if points
+    ]
+    chart = plot_to_string(
+        ys=[[y for _, y in points] for _, points in series],
+        xs=[[x for x, _ in points] for _, points in series],
+        legend_labels=[label for label, _ in series],
+        lines=[True] * len(series),
+        title="bits per character, against characters seen",
+        width=width,
+        height=height,
+        color=color,
+        character_set="braille",
+    )
+    return "\n".join([chart, *_last_validations(runs, [""] * len(runs))])
+
+
+def _last_validations(runs: list[Curves], marks: list[str]) -> list[str]:
+    lines = []
+    for run, mark in zip(runs, marks, strict=True):
+        last = f", last validation {run.val_bpc[-1][1]:.4f}" if run.val_bpc else ""
+        lines.append(f"  {mark}{run.name} validation (. training){last}" if mark else f"  {run.name}{last}")
+    return lines
+
+
 MARKERS = "o*x+#@%&"
 
 
 def render_chart(runs: list[Curves], width: int = 70, height: int = 16) -> str:
-    """A text chart: one marker per run, validation points as the marker, training points as
-    '.' in the run's column; axes labelled with bits per character and characters seen."""
+    """A chart in plain characters (without uniplot): one marker per run, validation points as the
+    marker, training points as '.' in the run's column; axes labelled with bits per character and
+    characters seen."""
     points = [(x, y) for r in runs for s in (r.train_bpc, r.val_bpc) for x, y in s]
     x_max = max(x for x, _ in points) or 1.0
     y_min, y_max = min(y for _, y in points), max(y for _, y in points)
@@ -113,7 +151,5 @@ def render_chart(runs: list[Curves], width: int = 70, height: int = 16) -> str:
         lines.append(f"{label:7.3f} |{''.join(row)}")
     lines.append(" " * 8 + "+" + "-" * width)
     lines.append(" " * 9 + f"0{'characters seen':^{width - 12}}{x_max:,.0f}")
-    for k, run in enumerate(runs):
-        last = f", last validation {run.val_bpc[-1][1]:.4f}" if run.val_bpc else ""
-        lines.append(f"  {MARKERS[k % len(MARKERS)]} {run.name} validation (. training){last}")
+    lines += _last_validations(runs, [f"{MARKERS[k % len(MARKERS)]} " for k in range(len(runs))])
     return "\n".join(lines)

@@ -37,6 +37,7 @@ from charrnn.train.distributed import Collective
 from charrnn.train.observers import PlanSettled, TrainObserver
 from charrnn.train.plan import LIMITS, UNLIMITED, describe, settle, steps_asked_for
 from charrnn.train.signals import StopRequest
+from charrnn.train.speed import Meter, Prices
 from charrnn.train.start import Run
 from charrnn.train.validation import seconds_per_validation, validation_segments
 
@@ -51,40 +52,6 @@ REPLAN_TOLERANCE = 0.005
 # training this share of the budget long (30 s of the default 9.5 minutes).
 RESETTLE_SHARE = 0.05
 STRETCHES = 3  # the speed planned on: the slowest of the latest stretches
-
-
-class _Meter:
-    """Training seconds per step over a stretch of steps, the time spent validating left out."""
-
-    def __init__(self, step: int, seconds: float) -> None:
-        self.last_step, self.last_seconds = step, seconds
-        self.steps, self.seconds = 0, 0.0
-
-    def lap(self, step: int, seconds: float) -> None:
-        """Count the steps trained since the last lap (or skip)."""
-        self.steps += step - self.last_step
-        self.seconds += seconds - self.last_seconds
-        self.last_step, self.last_seconds = step, seconds
-
-    def skip(self, step: int, seconds: float) -> None:
-        """Leave out the time since the last lap: it was not spent training."""
-        self.last_step, self.last_seconds = step, seconds
-
-    @property
-    def seconds_per_step(self) -> float:
-        return self.seconds / max(self.steps, 1)
-
-
-@dataclass(frozen=True)
-class _Prices:
-    """What validating costs: the latest validation before the last (measured), and the last."""
-
-    periodic: float
-    last_per_periodic: float  # the last validation's cost over a periodic one's, probed once
-
-    @property
-    def last(self) -> float:
-        return self.periodic * self.last_per_periodic
 
 
 @dataclass(frozen=True)
@@ -113,11 +80,11 @@ class Budget:
         self.seconds_before = run.progress.seconds
         self.first_step = run.progress.step
         self.checks = 0  # stop checks in this invocation
-        self.start_meter = _Meter(run.progress.step, run.progress.seconds)  # from the invocation's start
+        self.start_meter = Meter(run.progress.step, run.progress.seconds)  # from the invocation's start
         self.step_seconds = 0.0  # the latest step's seconds: the next one is expected to take as long
-        self.meter: _Meter | None = None  # from the first step measured, reset at each re-settle
-        self.stretches: collections.deque[_Meter] = collections.deque(maxlen=STRETCHES - 1)  # the last ones
-        self.prices: _Prices | None = None
+        self.meter: Meter | None = None  # from the first step measured, reset at each re-settle
+        self.stretches: collections.deque[Meter] = collections.deque(maxlen=STRETCHES - 1)  # the last ones
+        self.prices: Prices | None = None
 
     # -- the loop's questions -------------------------------------------------------------------
     def seconds(self) -> float:
@@ -198,7 +165,7 @@ class Budget:
         if self.meter is not None:
             self.meter.lap(step, now)
         elif self.checks == SKIP_STEPS + 1:
-            self.meter = _Meter(step, now)
+            self.meter = Meter(step, now)
 
     def _first_plan(self, step: int, now: float) -> StepPlan | None:
         """Rank 0's first plan, once the first steps have been measured (or the plan is needed
@@ -247,7 +214,7 @@ class Budget:
         seconds_per_step = max(m.seconds_per_step for m in (meter, *self.stretches) if m.steps)
         plan = self._settle(step, now, seconds_per_step, shortest=shortest)
         self.stretches.append(meter)
-        self.meter = _Meter(step, now)
+        self.meter = Meter(step, now)
         assert self.budget_seconds is not None
         current = run.plan.total_steps
         if abs(plan.total_steps - current) <= REPLAN_TOLERANCE * current:
@@ -276,16 +243,16 @@ class Budget:
             shortest=shortest,
         )
 
-    def _probe(self) -> _Prices:
+    def _probe(self) -> Prices:
         """Time a short stretch of each kind of validation (one probe if they are the same kind)."""
         run = self.run
         periodic = validation_segments(run.config, last=False)
         last = validation_segments(run.config, last=True)
         periodic_seconds = seconds_per_validation(run, self.clock, periodic)
         if last == periodic:
-            return _Prices(periodic_seconds, 1.0)
+            return Prices(periodic_seconds, 1.0)
         last_seconds = seconds_per_validation(run, self.clock, last)
-        return _Prices(periodic_seconds, last_seconds / max(periodic_seconds, 1e-9))
+        return Prices(periodic_seconds, last_seconds / max(periodic_seconds, 1e-9))
 
     def _adopt(self, plan: StepPlan, resettled: bool) -> None:
         run = self.run
