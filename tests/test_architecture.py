@@ -16,7 +16,8 @@ FLOORS = [
     {"data"},
     {"model"},
     {"generate", "measure"},
-    {"inspect", "export"},  # inside a model (its page colours surprise as measure reads it); sharing one
+    {"inspect"},  # inside a model: its page colours surprise as measure reads it
+    {"export"},  # sharing a model: its page is the playground inspect's assets make
     {"api", "train"},  # the Python API (charrnn.load) beside training: neither needs the other
     {"serve"},  # the web playground, on the API
     {"cli"},

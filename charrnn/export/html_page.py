@@ -16,6 +16,7 @@ from typing import Any
 from charrnn.export.quantize import encode
 from charrnn.export.weights import flat_weights, network_weights
 from charrnn.files import atomic_write
+from charrnn.inspect.page import with_playground
 from charrnn.measure.info import describe_checkpoint
 from charrnn.model.checkpoint import LoadedModel
 from charrnn.model.network import count_parameters
@@ -51,7 +52,7 @@ def page_html(loaded: LoadedModel, checkpoint: Path, weights: str) -> str:
     cfg = loaded.checkpoint.model
     title = f"{cfg.num_layers}×{cfg.hidden_size} {cfg.cell}"
     page = (
-        _asset("page.html")
+        with_playground(_asset("page.html"))
         .replace("/*CHARRNN_TITLE*/", title)
         .replace("/*CHARRNN_FORWARD_JS*/", _asset("forward.js"))
     )

@@ -130,14 +130,32 @@ def _packaged(name: str) -> str:
     return resources.files("charrnn.inspect").joinpath(name).read_text(encoding="utf-8")
 
 
-def with_surprise_view(page: str) -> str:
-    """`page` with the shared surprise view inlined at its marks: one colour scale and one tooltip
-    for this page and the page of `charrnn serve`."""
-    for mark, name in SURPRISE_MARKS.items():
+def _inlined(page: str, marks: dict[str, str]) -> str:
+    for mark, name in marks.items():
         if page.count(mark) != 1:
             raise ValueError(f"a page template needs {mark} exactly once")
         page = page.replace(mark, _packaged(name))
     return page
+
+
+def with_surprise_view(page: str) -> str:
+    """`page` with the shared surprise view inlined at its marks: one colour scale and one tooltip
+    for this page and the page of `charrnn serve`."""
+    return _inlined(page, SURPRISE_MARKS)
+
+
+# The playground both sampling pages share (charrnn serve's, charrnn export's): look, form, sliders.
+PLAYGROUND_MARKS = {
+    "/*CHARRNN_PLAYGROUND_CSS*/": "playground.css",
+    "<!--CHARRNN_PLAYGROUND_FORM-->": "playground.html",
+    "/*CHARRNN_PLAYGROUND_JS*/": "playground.js",
+}
+
+
+def with_playground(page: str) -> str:
+    """`page` with the shared playground inlined at its marks: the prompt, the sliders (temperature,
+    top-k, top-p, length), the seed, Generate and Stop, the output, and their look."""
+    return _inlined(page, PLAYGROUND_MARKS)
 
 
 def template() -> str:

@@ -27,7 +27,7 @@ from charrnn import __version__
 from charrnn.api import Model
 from charrnn.errors import CharRNNError, ConfigError
 from charrnn.generate.sampling import SampleConfig
-from charrnn.inspect.page import with_surprise_view
+from charrnn.inspect.page import with_playground, with_surprise_view
 from charrnn.measure.surprise import bits_per_char
 from charrnn.options import FLUSH_SECONDS, KEYWORDS
 from charrnn.serve.config import ServeConfig
@@ -109,7 +109,9 @@ async def _compute(app: FastAPI, work: Callable[[], T]) -> T:
 
 
 def _add_page_and_info(app: FastAPI, model: Model, config: ServeConfig) -> None:
-    page = with_surprise_view(files("charrnn.serve").joinpath("page.html").read_text(encoding="utf-8"))
+    page = with_playground(
+        with_surprise_view(files("charrnn.serve").joinpath("page.html").read_text(encoding="utf-8"))
+    )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:
