@@ -44,7 +44,7 @@ def main() -> None:
     rows = []
     for beam in args.beams:
         start = time.perf_counter()
-        found = beam_search(loaded.model, loaded.vocab, prime, args.length, beam)
+        found = beam_search(loaded.network, loaded.vocab, prime, args.length, beam)
         seconds = time.perf_counter() - start
         text = loaded.vocab.decode(found.ids.tolist())
         rows.append(

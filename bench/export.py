@@ -34,9 +34,9 @@ def rounded_nats(checkpoint: Path, val_ids: np.ndarray) -> dict[str, float]:
     for kind in WEIGHT_TYPES:
         loaded = load_model(checkpoint)
         with torch.no_grad():
-            for p in loaded.model.parameters():
+            for p in loaded.network.parameters():
                 p.copy_(torch.from_numpy(stored(p.detach().float().numpy(), kind)))
-        out[kind] = text_loss(loaded.model.eval(), val_ids, torch.device("cpu"), "fp32").nats_per_char
+        out[kind] = text_loss(loaded.network.eval(), val_ids, torch.device("cpu"), "fp32").nats_per_char
     return out
 
 
@@ -96,7 +96,7 @@ def main() -> None:
     checkpoint = resolve_checkpoint(args.checkpoint)
     loaded = load_model(checkpoint)
     val_ids = trained_on(loaded, checkpoint, instead="").validation[: args.eval_chars + 1]
-    cfg = loaded.checkpoint.model
+    cfg = loaded.checkpoint.model_config
     print(f"{describe_machine()}; {checkpoint}: {cfg.num_layers}x{cfg.hidden_size} {cfg.cell}")
     nats = rounded_nats(checkpoint, val_ids)
     rows = []

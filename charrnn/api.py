@@ -98,7 +98,7 @@ class Model:
         self.path = path  # the checkpoint file it was loaded from
         self.device = device
         self.names = names  # how its errors name a setting: the commands' flags, or keywords
-        loaded.model.eval()  # for good: nothing here trains it
+        loaded.network.eval()  # for good: nothing here trains it
 
     def with_names(self, names: Names) -> Model:
         """The same model (nothing copied) whose errors name what a caller set as `names` do:
@@ -107,7 +107,7 @@ class Model:
         return Model(self.loaded, self.path, self.device, names)
 
     def __repr__(self) -> str:
-        c = self.loaded.checkpoint.model
+        c = self.loaded.checkpoint.model_config
         return (
             f"<charrnn.Model {c.num_layers}×{c.hidden_size} {c.cell}, {self.loaded.vocab.size} characters, "
             f"from {self.path}, on {self.device}>"
@@ -116,7 +116,7 @@ class Model:
     @property
     def network(self) -> CharRNN:
         """The PyTorch module itself (in eval mode), for whoever wants to go further."""
-        return self.loaded.model
+        return self.loaded.network
 
     @property
     def vocabulary(self) -> str:
@@ -244,7 +244,7 @@ class Model:
         Texts of any length compare fairly: each is judged by its total log-probability."""
         texts = list(texts)
         return score_candidates(
-            self.loaded.model, self.loaded.vocab, texts, context, self.device, names=self.names
+            self.loaded.network, self.loaded.vocab, texts, context, self.device, names=self.names
         )
 
     def surprise(
@@ -256,7 +256,7 @@ class Model:
         `charrnn visualize` colours by). unknown="skip" keeps characters outside the vocabulary
         with no surprise."""
         return char_surprises(
-            self.loaded.model,
+            self.loaded.network,
             self.loaded.vocab,
             text,
             self.device,

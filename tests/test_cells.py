@@ -116,8 +116,10 @@ def test_a_tiny_corpus_is_overfitted_and_the_checkpoint_samples_and_scores(make_
     assert result.last_val_loss is not None and result.last_val_loss < 0.1
     checkpoint = Path(config.checkpoint_dir) / "last.pt"
     loaded = load_model(checkpoint, torch.device("cpu"))
-    assert loaded.model.config.cell == cell
-    text = "t" + sample_text(loaded.model, loaded.vocab, prime="t", length=2 * len(PHRASE) - 1, temperature=0)
+    assert loaded.network.config.cell == cell
+    text = "t" + sample_text(
+        loaded.network, loaded.vocab, prime="t", length=2 * len(PHRASE) - 1, temperature=0
+    )
     if cell == "mlstm":
         assert text == PHRASE * 2
     else:  # a tanh RNN this small may lose "deer runs"/"dear waits" (20 characters back): every
@@ -144,7 +146,7 @@ def test_resume_of_a_multiplicative_run_equals_an_uninterrupted_one(make_config,
 
     assert train(first, [Recorder(stop, stop_at=4)], stop=stop).step == 4
     train(config_for_resume(Path(first.checkpoint_dir), {}), resume=True)
-    a = load_model(Path(whole.checkpoint_dir) / "last.pt", torch.device("cpu")).model.state_dict()
-    b = load_model(Path(first.checkpoint_dir) / "last.pt", torch.device("cpu")).model.state_dict()
+    a = load_model(Path(whole.checkpoint_dir) / "last.pt", torch.device("cpu")).network.state_dict()
+    b = load_model(Path(first.checkpoint_dir) / "last.pt", torch.device("cpu")).network.state_dict()
     for name in a:
         assert torch.equal(a[name], b[name]), name

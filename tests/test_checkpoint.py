@@ -47,7 +47,7 @@ def _checkpoint(training: bool = True) -> Checkpoint:
         history=(Validation(5, 0.8, 500, 1.0, 1.25, 1.8, 3.5, 99, 1, True),),
     )
     return Checkpoint(
-        model=model.config,
+        model_config=model.config,
         vocabulary=vocab,
         weights=model.state_dict(),
         written_by="test",
@@ -67,8 +67,8 @@ def saved(tmp_path: Path) -> tuple[Path, Checkpoint]:
 def test_what_is_written_is_read_back(saved):
     path, written = saved
     read = Checkpoint.load(path)
-    assert (read.model, read.vocabulary, read.written_by, read.corpus) == (
-        written.model,
+    assert (read.model_config, read.vocabulary, read.written_by, read.corpus) == (
+        written.model_config,
         written.vocabulary,
         written.written_by,
         written.corpus,
@@ -80,7 +80,7 @@ def test_what_is_written_is_read_back(saved):
     assert torch.equal(read.training.carried_state[0], written.training.carried_state[0])
     ids = torch.randint(0, 7, (2, 10))
     rebuilt = read.build_model().eval()
-    original = CharRNN(written.model)
+    original = CharRNN(written.model_config)
     original.load_state_dict(written.weights)
     assert torch.equal(rebuilt(ids)[0], original.eval()(ids)[0])
 
@@ -93,7 +93,7 @@ def test_a_checkpoint_of_format_version_1_is_migrated(tmp_path: Path):
         "format": "charrnn-checkpoint",
         "format_version": 1,
         "charrnn_version": "0.1.0",
-        "model_config": new.model.to_dict(),
+        "model_config": new.model_config.to_dict(),
         "vocab": new.vocabulary.chars,
         "model_state": new.weights,
         "optimizer_state": new.training.optimizer,
@@ -117,7 +117,7 @@ def test_a_checkpoint_of_format_version_1_is_migrated(tmp_path: Path):
     torch.save(old, tmp_path / "v1.pt")
     read = Checkpoint.load(tmp_path / "v1.pt")
     assert read.format_version == 1 and read.written_by == "0.1.0"
-    assert read.model == new.model and read.corpus == new.corpus
+    assert read.model_config == new.model_config and read.corpus == new.corpus
     assert read.training is not None
     assert read.training.progress == new.training.progress
     assert read.training.history == new.training.history

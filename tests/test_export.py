@@ -109,7 +109,7 @@ def test_onnx_batch_and_time_are_dynamic_and_the_state_carries(every_cell: dict,
 def test_a_checkpoint_with_bf16_weights_exports_in_fp32(every_cell: dict, tmp_path: Path):
     source = Checkpoint.load(every_cell["gru"] / "best.pt")
     weights = {k: v.to(torch.bfloat16) for k, v in source.weights.items()}
-    Checkpoint(source.model, source.vocabulary, weights, source.written_by).save(tmp_path / "bf16.pt")
+    Checkpoint(source.model_config, source.vocabulary, weights, source.written_by).save(tmp_path / "bf16.pt")
     export(tmp_path / "bf16.pt", "onnx", tmp_path / "model.onnx")
     session = ort.InferenceSession(str(tmp_path / "model.onnx"))
     assert session.get_outputs()[0].type == "tensor(float)"

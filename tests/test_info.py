@@ -18,7 +18,7 @@ def test_info_describes_each_cell(tmp_path: Path, cell: str):
     assert result.exit_code == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["model"]["cell"] == cell and info["model"]["hidden_size"] == 32
-    network = load_model(ck / "last.pt").model
+    network = load_model(ck / "last.pt").network
     assert info["model"]["parameters"] == sum(p.numel() for p in network.parameters())
     assert info["vocabulary"]["size"] == len(set(PHRASE))
     assert "".join(info["vocabulary"]["chars"]) == "".join(sorted(set(PHRASE)))

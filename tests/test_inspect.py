@@ -119,12 +119,12 @@ def test_surprise_is_the_score_of_the_text_and_the_guesses_are_the_models(overfi
     text = "the red deer waits; the red dear runs.\nthe deer"
     ids = loaded.vocab.encode(text)
     readings = read_model(loaded, ShownText(text, ids, "t", False, 0, ""), CPU, chunk_len=5)
-    [scored] = score_candidates(loaded.model, loaded.vocab, [text], "", CPU)
+    [scored] = score_candidates(loaded.network, loaded.vocab, [text], "", CPU)
     assert readings.loss.total_nats == pytest.approx(scored.nats, rel=1e-4)
     assert readings.loss.num_predicted == len(text)
     with torch.no_grad():
         line = torch.from_numpy(loaded.vocab.encode("\n" + text[:-1]).astype(np.int64))
-        probs = torch.softmax(loaded.model(line[None])[0][0], -1)  # (T, V): row t predicts text[t]
+        probs = torch.softmax(loaded.network(line[None])[0][0], -1)  # (T, V): row t predicts text[t]
     top = probs.topk(5, dim=-1)
     assert np.array_equal(readings.surprise.guess_ids, top.indices.numpy())
     np.testing.assert_allclose(readings.surprise.guess_probs, top.values.numpy(), atol=1e-6)
@@ -185,7 +185,7 @@ def quoted_text(seed: int, words: int) -> str:
 def _quote_r(loaded: LoadedModel, text: str) -> float:
     ids = loaded.vocab.encode(text)
     readings = read_model(loaded, ShownText(text, ids, "quotes", False, 0, ""), CPU)
-    layout = UnitLayout.of(loaded.model.config)
+    layout = UnitLayout.of(loaded.network.config)
     found = best_units(readings.r, FEATURES, readings.features_vary, layout, top=3)
     quotes = next(f for f in found if f.feature.name == "in_quotes")
     assert quotes.varies
@@ -218,9 +218,12 @@ def test_a_small_lstm_trained_on_quoted_spans_grows_a_unit_the_probe_finds(tmp_p
     assert _quote_r(trained, unseen) >= 0.8
     ck = trained.checkpoint
     torch.manual_seed(config.seed)
-    untrained = CharRNN(ck.model)
+    untrained = CharRNN(ck.model_config)
     fresh = Checkpoint(
-        model=ck.model, vocabulary=ck.vocabulary, weights=untrained.state_dict(), written_by="test"
+        model_config=ck.model_config,
+        vocabulary=ck.vocabulary,
+        weights=untrained.state_dict(),
+        written_by="test",
     )
     assert _quote_r(LoadedModel(untrained.eval(), fresh), unseen) < 0.6
 

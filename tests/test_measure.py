@@ -70,7 +70,7 @@ def test_warmed_segments_come_closer_to_the_exact_loss_and_a_full_warmup_is_exac
     """Each segment after the first reads the characters before it unscored: on a model that has
     learned PHRASE by heart (a cold segment start costs it dearly), a warm-up of two phrases
     brings the loss near the exact one; with two segments, one as long as the text is exact."""
-    model = load_model(overfit_dir / "last.pt", CPU).model
+    model = load_model(overfit_dir / "last.pt", CPU).network
     vocab = Vocabulary.from_text(PHRASE)
     ids = vocab.encode(PHRASE * 30)
     exact = text_loss(model, ids, CPU).nats_per_char
@@ -138,7 +138,7 @@ def test_reading_in_chunks_skips_and_counts_unknown_characters(tmp_path: Path):
 def test_score_ranks_the_trained_text_above_a_corruption(overfit_dir: Path):
     loaded = load_model(overfit_dir / "last.pt", CPU)
     right, wrong = PHRASE.strip(), PHRASE.strip().replace("runs", "rnus")
-    scored = score_candidates(loaded.model, loaded.vocab, [wrong, right], "", CPU)
+    scored = score_candidates(loaded.network, loaded.vocab, [wrong, right], "", CPU)
     assert [s.text for s in scored] == [right, wrong]
     assert [s.rank for s in scored] == [1, 2]
     assert scored[0].nats < scored[1].nats
@@ -149,15 +149,17 @@ def test_score_reads_context_and_candidates_in_chunks_with_the_same_result(overf
     nats as one forward pass over each (to float tolerance), whatever the chunk length."""
     loaded = load_model(overfit_dir / "last.pt", CPU)
     context, candidates = PHRASE * 5, [PHRASE * 4, "the red dear", PHRASE.replace("runs", "rnus") * 3]
-    whole = score_candidates(loaded.model, loaded.vocab, candidates, context, CPU)
+    whole = score_candidates(loaded.network, loaded.vocab, candidates, context, CPU)
     with torch.no_grad():  # one pass over context + candidate, by hand
         for s in whole:
             ids = torch.from_numpy(loaded.vocab.encode(context + s.text).astype(np.int64))
-            logits, _ = loaded.model(ids[None, :-1])
+            logits, _ = loaded.network(ids[None, :-1])
             nats = F.cross_entropy(logits[0, len(context) - 1 :], ids[len(context) :], reduction="sum")
             assert s.nats == pytest.approx(float(nats), rel=1e-5)
     for chunk_len in (1, 7, 50):
-        chunked = score_candidates(loaded.model, loaded.vocab, candidates, context, CPU, chunk_len=chunk_len)
+        chunked = score_candidates(
+            loaded.network, loaded.vocab, candidates, context, CPU, chunk_len=chunk_len
+        )
         assert [s.text for s in chunked] == [s.text for s in whole]
         assert [s.nats for s in chunked] == pytest.approx([s.nats for s in whole], rel=1e-5)
 
@@ -274,7 +276,7 @@ def test_perplexity_in_segments_reads_warmed_segments(overfit_dir: Path, tmp_pat
     model = charrnn.load(overfit_dir / "last.pt", device="cpu")
     text = PHRASE * 30
     ids = Vocabulary.from_text(PHRASE).encode(text)
-    network = load_model(overfit_dir / "last.pt", CPU).model
+    network = load_model(overfit_dir / "last.pt", CPU).network
     warmed = text_loss(network, ids, CPU, segments=8, warmup=SEGMENT_WARMUP).nats_per_char
     cold = text_loss(network, ids, CPU, segments=8).nats_per_char
     assert model.perplexity(text, segments=8).nats_per_char == pytest.approx(warmed, rel=1e-6)

@@ -46,14 +46,14 @@ def _loaded(cell: str) -> LoadedModel:
 
 def _sample(loaded: LoadedModel, **options: Any) -> str:
     config = SampleConfig(length=60, temperature=1.0, **options)
-    pieces = sample_pieces(loaded.model, VOCAB, "the ", config, torch.Generator().manual_seed(3))
+    pieces = sample_pieces(loaded.network, VOCAB, "the ", config, torch.Generator().manual_seed(3))
     return "".join(text for _, text in pieces)
 
 
 def _dynamic(loaded: LoadedModel) -> float:
     config = DynamicConfig(lr=1e-3, decay=0.02, seg_len=20)
-    ms = gradient_ms(loaded.model, IDS, 20, CPU, segments=4)
-    scorer = DynamicScorer(loaded.model, config, CPU, ms=ms)
+    ms = gradient_ms(loaded.network, IDS, 20, CPU, segments=4)
+    scorer = DynamicScorer(loaded.network, config, CPU, ms=ms)
     scorer.feed(IDS)
     return scorer.report().nats_per_char
 
@@ -64,16 +64,16 @@ def _visualize(loaded: LoadedModel) -> tuple[Any, ...]:
 
 
 def _scorer(loaded: LoadedModel) -> float:
-    scorer = TextScorer(loaded.model, CPU, chunk_len=37)
+    scorer = TextScorer(loaded.network, CPU, chunk_len=37)
     scorer.feed(IDS)
     return scorer.report().nats_per_char
 
 
 def _api(loaded: LoadedModel) -> tuple[Any, ...]:
     """charrnn.Model (what the commands and charrnn serve call), its network then put in train mode."""
-    was_training = loaded.model.training
+    was_training = loaded.network.training
     model = Model(loaded, path=Path("model.pt"), device=CPU)  # which sets eval mode, for good
-    loaded.model.train(was_training)  # as a caller that trains the network further would
+    loaded.network.train(was_training)  # as a caller that trains the network further would
     scored = model.score(["the red deer", "the red dear"])
     return (
         model.sample(length=40, prime="the ", seed=1),
@@ -84,15 +84,16 @@ def _api(loaded: LoadedModel) -> tuple[Any, ...]:
 
 
 ENTRY_POINTS: dict[str, Callable[[LoadedModel], Any]] = {
-    "perplexity (exact)": lambda m: text_loss(m.model, IDS, CPU).nats_per_char,
-    "perplexity (segments)": lambda m: text_loss(m.model, IDS, CPU, segments=3, warmup=5).nats_per_char,
+    "perplexity (exact)": lambda m: text_loss(m.network, IDS, CPU).nats_per_char,
+    "perplexity (segments)": lambda m: text_loss(m.network, IDS, CPU, segments=3, warmup=5).nats_per_char,
     "perplexity (pieces)": _scorer,
     "dynamic evaluation": _dynamic,
     "score": lambda m: [
-        (s.text, s.bits) for s in score_candidates(m.model, VOCAB, ["the red deer", "the red dear"], "", CPU)
+        (s.text, s.bits)
+        for s in score_candidates(m.network, VOCAB, ["the red deer", "the red dear"], "", CPU)
     ],
     "surprise": lambda m: [
-        (c.bits, c.guesses) for c in char_surprises(m.model, VOCAB, TEXT[:40], CPU, context="the ")
+        (c.bits, c.guesses) for c in char_surprises(m.network, VOCAB, TEXT[:40], CPU, context="the ")
     ],
     "visualize": _visualize,
     "sample": _sample,
@@ -101,13 +102,13 @@ ENTRY_POINTS: dict[str, Callable[[LoadedModel], Any]] = {
     "generate ids": lambda m: [
         ids.tolist()
         for ids in generate_ids(
-            m.model,
+            m.network,
             VOCAB.encode("the "),
             SampleConfig(length=30, temperature=0.5),
             torch.Generator().manual_seed(1),
         )
     ],
-    "beam search": lambda m: beam_search(m.model, VOCAB, VOCAB.encode("the "), 30, 4).ids.tolist(),
+    "beam search": lambda m: beam_search(m.network, VOCAB, VOCAB.encode("the "), 30, 4).ids.tolist(),
     "charrnn.Model": _api,
 }
 
@@ -117,12 +118,12 @@ ENTRY_POINTS: dict[str, Callable[[LoadedModel], Any]] = {
 def test_a_model_in_train_mode_measures_and_samples_as_in_eval_mode(cell: str, entry: str):
     run = ENTRY_POINTS[entry]
     loaded = _loaded(cell)
-    loaded.model.eval()
+    loaded.network.eval()
     expected = run(loaded)
-    assert not loaded.model.training
-    loaded.model.train()
+    assert not loaded.network.training
+    loaded.network.train()
     got = run(loaded)
-    assert loaded.model.training, "the model was not left in the mode it came in"
+    assert loaded.network.training, "the model was not left in the mode it came in"
     assert _same(got, expected)
 
 

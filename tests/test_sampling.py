@@ -75,14 +75,16 @@ def test_a_long_prime_is_read_in_chunks_with_the_same_result(overfit_checkpoint,
     loaded = load_model(overfit_checkpoint, torch.device("cpu"))
     prime = torch.from_numpy(loaded.vocab.encode(PHRASE * 8).astype(np.int64))[None]  # (1, 312)
     with torch.no_grad():
-        whole, whole_state = loaded.model(prime)
-        chunked, chunked_state = read_through(loaded.model, prime, chunk_len=chunk)
+        whole, whole_state = loaded.network(prime)
+        chunked, chunked_state = read_through(loaded.network, prime, chunk_len=chunk)
     torch.testing.assert_close(chunked, whole[:, -1], atol=1e-5, rtol=1e-5)
     for a, b in zip(chunked_state, whole_state, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     config = SampleConfig(length=200, temperature=0, num_samples=2)
     samples = [
-        np.stack(list(generate_ids(loaded.model, prime[0].numpy(), config, torch.Generator(), prime_chunk=n)))
+        np.stack(
+            list(generate_ids(loaded.network, prime[0].numpy(), config, torch.Generator(), prime_chunk=n))
+        )
         for n in (chunk, 10_000)
     ]
     assert np.array_equal(samples[0], samples[1])
@@ -90,14 +92,14 @@ def test_a_long_prime_is_read_in_chunks_with_the_same_result(overfit_checkpoint,
 
 def test_greedy_sampling_reproduces_the_overfitted_corpus(overfit_checkpoint):
     loaded = load_model(overfit_checkpoint, torch.device("cpu"))
-    text = sample_text(loaded.model, loaded.vocab, prime="t", length=2 * len(PHRASE) - 1, temperature=0)
+    text = sample_text(loaded.network, loaded.vocab, prime="t", length=2 * len(PHRASE) - 1, temperature=0)
     assert "t" + text == PHRASE * 2
 
 
 def _sample(loaded, seed, **config) -> str:
     generator = torch.Generator().manual_seed(seed)
     cfg = SampleConfig(**{"length": 200, **config})
-    return "".join(piece for _, piece in sample_pieces(loaded.model, loaded.vocab, "the", cfg, generator))
+    return "".join(piece for _, piece in sample_pieces(loaded.network, loaded.vocab, "the", cfg, generator))
 
 
 def test_seed_makes_samples_reproducible(overfit_checkpoint):
@@ -156,7 +158,7 @@ def test_stop_ends_each_sample(overfit_checkpoint):
     loaded = load_model(overfit_checkpoint, torch.device("cpu"))
     generator = torch.Generator().manual_seed(0)
     cfg = SampleConfig(length=500, temperature=0, num_samples=3)
-    pieces = list(sample_pieces(loaded.model, loaded.vocab, "the", cfg, generator, stop="dear"))
+    pieces = list(sample_pieces(loaded.network, loaded.vocab, "the", cfg, generator, stop="dear"))
     first = "".join(p for i, p in pieces if i == 0)
     others = [p for i, p in pieces if i > 0]
     assert first == " red deer runs; the red dear"

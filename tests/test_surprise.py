@@ -30,14 +30,14 @@ def loaded(overfit_dir: Path) -> LoadedModel:
 
 
 def _surprises(loaded: LoadedModel, text: str, **options):
-    return char_surprises(loaded.model, loaded.vocab, text, CPU, **options)
+    return char_surprises(loaded.network, loaded.vocab, text, CPU, **options)
 
 
 @pytest.mark.parametrize("context", ["", "the red "])
 def test_the_bits_add_up_to_the_texts_score(loaded: LoadedModel, context: str):
     text = "deer runs; the dear waits"
     surprises = _surprises(loaded, text, context=context)
-    [scored] = score_candidates(loaded.model, loaded.vocab, [text], context, CPU)
+    [scored] = score_candidates(loaded.network, loaded.vocab, [text], context, CPU)
     assert [s.char for s in surprises] == list(text)
     assert sum(s.bits for s in surprises if s.bits is not None) * LN2 == pytest.approx(scored.nats, rel=1e-5)
 

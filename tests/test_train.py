@@ -94,7 +94,7 @@ def test_validation_reported_matches_a_fresh_evaluation_of_the_checkpoint(make_c
     assert [v.validation.step for v in recorder.validations] == [3, 6]
     loaded = load_model(Path(config.checkpoint_dir) / "last.pt")
     val = load_corpus(config.corpus, val_frac=config.val_frac).split()[1]
-    report = text_loss(loaded.model, val, torch.device("cpu"))
+    report = text_loss(loaded.network, val, torch.device("cpu"))
     reported = recorder.validations[-1].validation.val_loss
     assert report.nats_per_char == pytest.approx(reported, rel=1e-6)
     assert loaded.checkpoint.training.history[-1].val_loss == reported
@@ -206,7 +206,7 @@ def test_init_from_fine_tunes_with_the_checkpoint_vocabulary_and_architecture(ma
     train(tuned, init_from=Path(base.checkpoint_dir))  # a run directory: its best.pt, else last.pt
     saved = last_checkpoint(tuned.checkpoint_dir)
     assert saved.vocabulary == last_checkpoint(base.checkpoint_dir).vocabulary
-    assert saved.model.hidden_size == 32
+    assert saved.model_config.hidden_size == 32
 
 
 def test_fine_tuning_on_new_characters_grows_the_vocabulary_keeping_the_old_ids(make_config, tmp_path):

@@ -233,9 +233,9 @@ def test_the_pages_activations_are_the_traced_states_to_within_one_step(overfit_
     loaded = load_model(overfit_dir / "last.pt")
     after = loaded.vocab.encode("\n")  # the page reads a text after the start of a line
     traced = torch.cat(
-        [c.activations for c in trace(loaded.model, loaded.vocab.encode(text), torch.device("cpu"), after)]
+        [c.activations for c in trace(loaded.network, loaded.vocab.encode(text), torch.device("cpu"), after)]
     )
-    layout = UnitLayout.of(loaded.model.config)
+    layout = UnitLayout.of(loaded.network.config)
     acts = np.frombuffer(base64.b64decode(data["activations"]), dtype=np.int8).reshape(
         len(data["columns"]), -1
     )

@@ -71,7 +71,7 @@ def test_the_page_colours_the_text_shows_the_models_guesses_and_recolours(browse
     loaded = load_model(checkpoint)
     ids = torch.from_numpy(loaded.vocab.encode("\n" + TEXT[:-1]).astype(np.int64))
     with torch.no_grad():
-        probs = torch.softmax(loaded.model(ids[None])[0][0], dim=-1)  # (T, V): row t predicts TEXT[t]
+        probs = torch.softmax(loaded.network(ids[None])[0][0], dim=-1)  # (T, V): row t predicts TEXT[t]
     for t in (0, 9, 38, len(TEXT) - 1):
         shown = visit.guesses(t)
         assert len(shown) == 5

@@ -67,7 +67,7 @@ def export_model(checkpoint: Path | None, format: str, output: Path, weights: st
         _require(_NEEDS[format])
     path = resolve_checkpoint(checkpoint)
     loaded = load_model(path, "cpu")
-    loaded.model.float().eval()
+    loaded.network.float().eval()
     try:
         files = _write(loaded, path, format, output, weights)
     except OSError as e:

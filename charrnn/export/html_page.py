@@ -30,15 +30,15 @@ def page_model(loaded: LoadedModel, checkpoint: Path, weights: str) -> dict[str,
     """What the page embeds: the model's config, vocabulary, weights as `weights` encodes them."""
     training = describe_checkpoint(loaded, checkpoint)["training"]
     return {
-        "config": loaded.checkpoint.model.to_dict(),
+        "config": loaded.checkpoint.model_config.to_dict(),
         "vocabulary": list(loaded.vocab.chars),
         "line_start": loaded.vocab.line_start,
         "weights_type": weights,
         "weights": {
-            name: encode(a, weights) for name, a in flat_weights(network_weights(loaded.model)).items()
+            name: encode(a, weights) for name, a in flat_weights(network_weights(loaded.network)).items()
         },
         "summary": {
-            "parameters": count_parameters(loaded.model),
+            "parameters": count_parameters(loaded.network),
             "step": training["step"],
             "best_val_bits_per_char": training.get("best_val_bits_per_char"),
             "charrnn_version": loaded.checkpoint.written_by,
@@ -49,7 +49,7 @@ def page_model(loaded: LoadedModel, checkpoint: Path, weights: str) -> dict[str,
 def page_html(loaded: LoadedModel, checkpoint: Path, weights: str) -> str:
     # The JSON sits in a <script> element: "<" escaped so that no "</script>" can end it early.
     data = json.dumps(page_model(loaded, checkpoint, weights), separators=(",", ":")).replace("<", "\\u003c")
-    cfg = loaded.checkpoint.model
+    cfg = loaded.checkpoint.model_config
     title = f"{cfg.num_layers}×{cfg.hidden_size} {cfg.cell}"
     page = (
         with_playground(_asset("page.html"))

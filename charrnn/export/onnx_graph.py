@@ -186,7 +186,7 @@ def onnx_model(weights: NetworkWeights, vocabulary: str) -> Any:
 
 
 def export_onnx(loaded: LoadedModel, output: Path) -> list[Path]:
-    model = onnx_model(network_weights(loaded.model), loaded.vocab.chars)
+    model = onnx_model(network_weights(loaded.network), loaded.vocab.chars)
     data = model.SerializeToString()
     atomic_write(output, lambda f: f.write(data), mode=0o644)
     return [output]

@@ -18,14 +18,14 @@ def export_safetensors(loaded: LoadedModel, checkpoint: Path, output: Path) -> l
     files written."""
     from safetensors.torch import save
 
-    state = {k: v.detach().float().cpu().contiguous() for k, v in loaded.model.state_dict().items()}
+    state = {k: v.detach().float().cpu().contiguous() for k, v in loaded.network.state_dict().items()}
     summary = describe_checkpoint(loaded, checkpoint)
     config = {
         "format": FORMAT,
         "format_version": VERSION,
         "written_by": loaded.checkpoint.written_by,
         "exported_by": __version__,
-        "model": loaded.checkpoint.model.to_dict(),
+        "model": loaded.checkpoint.model_config.to_dict(),
         "vocabulary": list(loaded.vocab.chars),
         "corpus": summary["corpus"],
         "training": summary["training"],

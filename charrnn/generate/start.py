@@ -54,7 +54,7 @@ def start_sampling(
         generator.manual_seed(seed)
     except ValueError:  # outside what a 64-bit seed holds
         raise ConfigError(f"{names('seed')} must be in [-2**63, 2**64), not {seed}") from None
-    return Sampling(prime, seed, sample_pieces(loaded.model, loaded.vocab, prime, config, generator, stop))
+    return Sampling(prime, seed, sample_pieces(loaded.network, loaded.vocab, prime, config, generator, stop))
 
 
 def read_prime(prime: str | None, prime_file: Path | None) -> str:

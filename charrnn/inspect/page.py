@@ -78,7 +78,7 @@ class PageContent:
         seen = readings.surprise
         surprise = np.round(seen.bits * SURPRISE_SCALE).astype(np.int64)
         guess_p = np.floor(seen.guess_probs.astype(np.float64) * PROB_SCALE).astype(np.int64)
-        cfg = loaded.model.config
+        cfg = loaded.network.config
         title = f"charrnn visualize: {checkpoint.name}, {shown.source}"
         summary = (
             f"{checkpoint}: {cfg.num_layers} × {cfg.hidden_size} {cfg.cell}, vocabulary {loaded.vocab.size}. "

@@ -103,7 +103,7 @@ def read_model(
 ) -> Readings:
     """One pass over the text, a chunk at a time; the activations are kept whole only as float16
     (2 bytes a value: 82 MB for 20,000 characters of a 2 × 512 LSTM), then as int8."""
-    model, ids, vocab = loaded.model, shown.ids, loaded.vocab
+    model, ids, vocab = loaded.network, shown.ids, loaded.vocab
     layout = UnitLayout.of(model.config)
     features = feature_matrix(shown.text, FEATURES)  # (T, K)
     correlations = Correlations(features)
@@ -195,7 +195,7 @@ def visualize(
     configure_threads(config.threads)
     path = resolve_checkpoint(checkpoint)
     loaded = load_model(path, torch_device)
-    layout = UnitLayout.of(loaded.model.config)
+    layout = UnitLayout.of(loaded.network.config)
     chosen = layout.parse(config.unit, config.state) if config.unit is not None else None
     if chosen is None and config.state is not None:
         raise ConfigError("--state goes with --unit LAYER:UNIT")

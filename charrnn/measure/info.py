@@ -28,7 +28,7 @@ def describe_checkpoint(loaded: LoadedModel, path: Path) -> dict[str, Any]:
         "checkpoint": str(path),
         "format_version": checkpoint.format_version,
         "charrnn_version": checkpoint.written_by,
-        "model": {**checkpoint.model.to_dict(), "parameters": count_parameters(loaded.model)},
+        "model": {**checkpoint.model_config.to_dict(), "parameters": count_parameters(loaded.network)},
         "vocabulary": {"size": loaded.vocab.size, "chars": list(loaded.vocab.chars)},
         "corpus": None
         if corpus is None

@@ -164,7 +164,7 @@ def measure_validation(
     if baselines is not None:
         for start in range(0, len(val), TEXT_CHUNK):
             baselines.add(loaded.vocab.decode(val[start : start + TEXT_CHUNK]))
-    ms = gradient_ms(loaded.model, train, config.dynamic.seg_len, device) if config.dynamic else None
+    ms = gradient_ms(loaded.network, train, config.dynamic.seg_len, device) if config.dynamic else None
     chunks = (val[start : start + TEXT_CHUNK] for start in range(0, len(val), TEXT_CHUNK))
     result = _score(loaded, f"{corpus.name} (validation)", chunks, config, device, ms, stats, baselines)
     training = loaded.checkpoint.training
@@ -181,7 +181,7 @@ def training_ms(
         train = trained_on(loaded, checkpoint, MEASURE_INSTEAD).train
     except CorpusError:
         return None
-    return gradient_ms(loaded.model, train, seg_len, device)
+    return gradient_ms(loaded.network, train, seg_len, device)
 
 
 def _score(
@@ -194,7 +194,7 @@ def _score(
     stats: TextStats,
     baselines: CompressorBaselines | None,
 ) -> TextResult:
-    model = loaded.model
+    model = loaded.network
     seconds = 0.0
     dynamic = DynamicScorer(model, config.dynamic, device, ms) if config.dynamic else None
     if config.segments > 1:  # the segments need the whole text's length: hold its ids

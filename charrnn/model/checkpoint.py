@@ -45,7 +45,7 @@ VERSION = 6
 
 @dataclass(frozen=True)
 class Checkpoint:
-    model: ModelConfig
+    model_config: ModelConfig  # the file's "model"
     vocabulary: Vocabulary
     weights: dict[str, torch.Tensor]
     written_by: str
@@ -56,11 +56,10 @@ class Checkpoint:
     def build_model(self, device: torch.device | str = "cpu") -> CharRNN:
         """The network this checkpoint describes, with its weights; mismatches are CheckpointErrors."""
         try:
-            if self.vocabulary.size != self.model.vocab_size:
-                raise ValueError(
-                    f"vocabulary of {self.vocabulary.size} characters, config says {self.model.vocab_size}"
-                )
-            model = CharRNN(self.model)
+            said = self.model_config.vocab_size
+            if self.vocabulary.size != said:
+                raise ValueError(f"vocabulary of {self.vocabulary.size} characters, config says {said}")
+            model = CharRNN(self.model_config)
             model.load_state_dict(self.weights, strict=True)
         except Exception as e:  # any inconsistency inside the file means the file is bad
             raise CheckpointError(f"is inconsistent: {_first_line(e)}") from None
@@ -90,7 +89,7 @@ class Checkpoint:
             "format": FORMAT,
             "format_version": VERSION,
             "written_by": self.written_by,
-            "model": self.model.to_dict(),
+            "model": self.model_config.to_dict(),
             "vocabulary": self.vocabulary.chars,
             "weights": self.weights,
             "corpus": None,
@@ -120,7 +119,7 @@ class Checkpoint:
         corpus = raw.get("corpus")
         training = raw.get("training")
         return cls(
-            model=ModelConfig.from_dict(dict(raw["model"])),
+            model_config=ModelConfig.from_dict(dict(raw["model"])),
             vocabulary=Vocabulary(str(raw["vocabulary"])),
             weights=dict(raw["weights"]),
             written_by=str(raw.get("written_by", "unknown")),
@@ -286,7 +285,7 @@ def _first_line(e: BaseException) -> str:
 class LoadedModel:
     """A checkpoint and the network it rebuilds, on a device."""
 
-    model: CharRNN
+    network: CharRNN
     checkpoint: Checkpoint
 
     @property

@@ -53,7 +53,7 @@ ARCHITECTURE = ("cell", "num_layers", "hidden_size", "embed_size", "factors")
 def _check_same_architecture(init_from: Path, explicit: dict[str, Any]) -> None:
     """Fine-tuning keeps the model's shape (only its vocabulary may grow): an architecture option
     given with --init-from must be the checkpoint's."""
-    arch = load_model(resolve_checkpoint(init_from)).model.config
+    arch = load_model(resolve_checkpoint(init_from)).network.config
     changed = sorted(k for k in ARCHITECTURE if k in explicit and explicit[k] != getattr(arch, k))
     if changed:
         flags = ", ".join(flag_of(k) for k in changed)

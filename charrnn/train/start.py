@@ -109,7 +109,7 @@ def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, forc
     start_from = resolve_checkpoint(init_from) if init_from is not None else last
     base = load_model(start_from, device) if (resume or init_from) else None
     if init_from is not None and base is not None:  # fine-tuning keeps the architecture; dropout may change
-        arch = base.model.config
+        arch = base.network.config
         config = replace(
             config,
             **{k: getattr(arch, k) for k in ARCHITECTURE},
@@ -126,7 +126,7 @@ def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, forc
     model = CharRNN(config.model_config(corpus.vocab.size)).to(device)
     notes = [*corpus.skipped, *([warning] if warning else [])]
     if base is not None:
-        model.load_state_dict(grown_weights(model, base.model.state_dict(), base.vocab.size))
+        model.load_state_dict(grown_weights(model, base.network.state_dict(), base.vocab.size))
         if added := corpus.vocab.chars[base.vocab.size :]:
             notes.append(
                 f"the vocabulary grew by {len(added)} character(s) of {describe_sources(config.corpus)}: "
@@ -183,7 +183,7 @@ def snapshot(run: Run, carried: State | None) -> Checkpoint:
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
     corpus = run.corpus
     return Checkpoint(
-        model=run.model.config,
+        model_config=run.model.config,
         vocabulary=corpus.vocab,
         weights=run.model.state_dict(),
         written_by=__version__,
