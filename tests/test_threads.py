@@ -115,7 +115,7 @@ def test_a_run_whose_threads_change_beside_a_busy_neighbour_computes_the_same_by
     from conftest import Recorder
     from test_reproducible import assert_same_bytes
 
-    from charrnn.train import loop
+    from charrnn.train import thread_check
     from charrnn.train.loop import train
 
     before = torch.get_num_threads()
@@ -131,7 +131,7 @@ def test_a_run_whose_threads_change_beside_a_busy_neighbour_computes_the_same_by
             checks.append(same_bits_across_threads(compute, counts))
             return checks[-1]
 
-        monkeypatch.setattr(loop, "same_bits_across_threads", spy)
+        monkeypatch.setattr(thread_check, "same_bits_across_threads", spy)
         recorder = Recorder()
         train(make_config(**run, threads=None, checkpoint_dir=tmp_path / "busy"), [recorder])
     finally:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from charrnn import __version__
+from charrnn.data.vocab import Vocabulary
 from charrnn.export.weights import NetworkWeights, network_weights
 from charrnn.files import atomic_write
 from charrnn.model.checkpoint import LoadedModel
@@ -107,9 +108,9 @@ def _initializers(weights: NetworkWeights) -> dict[str, np.ndarray]:
     }
 
 
-def metadata(config: ModelConfig, vocabulary: str) -> dict[str, str]:
+def metadata(config: ModelConfig, vocabulary: Vocabulary) -> dict[str, str]:
     return {
-        "charrnn.vocabulary": json.dumps(list(vocabulary), ensure_ascii=False),
+        "charrnn.vocabulary": json.dumps(list(vocabulary.chars), ensure_ascii=False),
         "charrnn.cell": config.cell,
         "charrnn.num_layers": str(config.num_layers),
         "charrnn.hidden_size": str(config.hidden_size),
@@ -119,7 +120,7 @@ def metadata(config: ModelConfig, vocabulary: str) -> dict[str, str]:
     }
 
 
-def onnx_model(weights: NetworkWeights, vocabulary: str) -> Any:
+def onnx_model(weights: NetworkWeights, vocabulary: Vocabulary) -> Any:
     """The ONNX ModelProto of the network (float32), checked by onnx.checker."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -186,7 +187,7 @@ def onnx_model(weights: NetworkWeights, vocabulary: str) -> Any:
 
 
 def export_onnx(loaded: LoadedModel, output: Path) -> list[Path]:
-    model = onnx_model(network_weights(loaded.network), loaded.vocab.chars)
+    model = onnx_model(network_weights(loaded.network), loaded.vocab)
     data = model.SerializeToString()
     atomic_write(output, lambda f: f.write(data), mode=0o644)
     return [output]

@@ -8,16 +8,16 @@ came. Reports go to observers (observers.py); nothing here prints.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from charrnn.measure.loss import LN2, SEGMENT_WARMUP, MeasurementInterrupted, text_loss
+from charrnn.measure.loss import LN2, MeasurementInterrupted
 from charrnn.model.network import State
 from charrnn.model.records import Validation
 from charrnn.runtime import ids_to_device
@@ -32,7 +32,8 @@ from charrnn.train.run_dir import clear_leftovers, last_checkpoint_path, lock_ch
 from charrnn.train.signals import StopRequest, stop_on_signals
 from charrnn.train.start import Run, snapshot, start_run
 from charrnn.train.step import train_step
-from charrnn.train.threads import PROBE_CHARS, ThreadTuner, same_bits_across_threads
+from charrnn.train.thread_check import same_bits
+from charrnn.train.threads import ThreadTuner
 from charrnn.train.validation import preview, validation_loss, validation_segments
 
 
@@ -114,7 +115,7 @@ class Trainer:
         self.budget = Budget(run, clock, started, self.collective, observers)
         self.parameters = list(run.model.parameters())
         tunable = run.device.type == "cpu" and not run.world.active and run.config.threads is None
-        self.threads = ThreadTuner(run.threads, self._same_bits) if tunable else None
+        self.threads = ThreadTuner(run.threads, partial(same_bits, run)) if tunable else None
         self.interval = _Interval(torch.zeros((), device=run.device), self.budget.seconds())
         # (step, segments) of the last validation, on every rank alike (rank 0 alone keeps history)
         self.validated = (run.history[-1].step, run.history[-1].val_segments) if run.history else None
@@ -185,7 +186,6 @@ class Trainer:
         self.interval.steps += 1
         self.interval.chars += inputs.size
 
-    # -- reporting -------------------------------------------------------------------------
     def _announce(self) -> None:
         run, p = self.run, self.run.progress
         self.observers.on_start(run.started())
@@ -223,39 +223,6 @@ class Trainer:
         )
         interval.loss.zero_()
         interval.steps, interval.chars, interval.start = 0, 0, now
-
-    def _same_bits(self, a: int, b: int) -> bool:
-        """Whether the run computes the same bits with `a` and `b` threads: the next step, taken by
-        a copy of the model and optimizer, and a short stretch of each kind of validation."""
-        run = self.run
-        inputs, targets = run.layout.window(run.progress.window)
-        x, y = (ids_to_device(ids[run.rows], run.device) for ids in (inputs, targets))
-        probe = run.val_ids[: PROBE_CHARS + 1]
-        segments = {validation_segments(run.config, last) for last in (False, True)}
-        lr = run.config.schedule.rate(run.progress.step, run.plan.total_steps)
-
-        def compute() -> list[torch.Tensor]:
-            model, optimizer = copy.deepcopy((run.model, run.optimizer))
-            parameters = list(model.parameters())
-            step = train_step(
-                model, parameters, optimizer, x, y, run.carried,
-                lr=lr, grad_clip=run.config.grad_clip, precision=run.precision,
-            )  # fmt: skip
-            losses = [
-                text_loss(
-                    model, probe, run.device, run.precision, segments=k, warmup=SEGMENT_WARMUP * (k > 1)
-                )
-                for k in sorted(segments)
-            ]
-            return [
-                step.loss,
-                step.grad_norm,
-                *step.state,
-                *parameters,
-                torch.tensor([r.total_nats for r in losses]),
-            ]
-
-        return same_bits_across_threads(compute, (a, b))
 
     # -- validation and checkpoints ----------------------------------------------------------
     def _validate(self, stop: StopRequest, last: bool) -> bool:
