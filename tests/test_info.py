@@ -39,6 +39,10 @@ def test_info_describes_each_cell(tmp_path: Path, cell: str):
     for label in ("model", "vocabulary", "corpus", "training", "plan", "best validation", "configuration"):
         assert label in table.stderr
     assert "'\\n'" in table.stderr and "' '" in table.stderr  # invisible characters escaped
+    shown = " ".join(table.stderr.replace("│", " ").split())  # the table's text, its wrapping undone
+    best = load_model(ck / "best.pt").checkpoint.training.progress.best_val_loss
+    assert f"best validation {best:.4f} nats/char, {best / 0.6931471805599453:.4f} bits/char" in shown
+    assert f"{info['model']['parameters']:,} parameters" in shown and "training step 4, " in shown
 
 
 def test_info_takes_the_checkpoint_as_every_command_does_or_as_an_argument(overfit_dir: Path):

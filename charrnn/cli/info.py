@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +14,8 @@ from charrnn.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from charrnn.measure.info import CheckpointInfo
 
 
 def info_command(
@@ -37,11 +40,14 @@ def info_command(
             raise ConfigError(
                 f"two checkpoints given ({checkpoint} and --checkpoint {checkpoint_option}): give one"
             )
-        info = load(checkpoint or checkpoint_option).info
+        from charrnn.measure.info import CheckpointInfo
+
+        model = load(checkpoint or checkpoint_option)
+        about = CheckpointInfo.of(model.loaded, model.path)
         if as_json:
-            print_json(info)
+            print_json(about.to_dict())
         else:
-            err_console.print(_info_table(info))
+            err_console.print(_info_table(about))
 
 
 def _show_chars(chars: list[str]) -> str:
@@ -51,56 +57,54 @@ def _show_chars(chars: list[str]) -> str:
 SHOWN_FILES = 10  # of a corpus of several files, in the table
 
 
-def _info_table(info: dict[str, Any]) -> Table:
+def _info_table(about: CheckpointInfo) -> Table:
     from rich.table import Table
 
-    model, vocab, corpus, train = info["model"], info["vocabulary"], info["corpus"], info["training"]
-    table = Table(title=info["checkpoint"], show_header=False, title_justify="left")
+    checkpoint, train = about.checkpoint, about.training
+    model, vocab, corpus = checkpoint.model_config, checkpoint.vocabulary, checkpoint.corpus
+    table = Table(title=str(about.path), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    factors = (
-        f", {model['factors'] or model['hidden_size']} factors" if model["cell"] in ("mrnn", "mlstm") else ""
-    )
-    shape = f"{model['num_layers']} × {model['hidden_size']} {model['cell']}{factors}"
+    factors = f", {model.factor_size} factors" if model.cell in ("mrnn", "mlstm") else ""
+    shape = f"{model.num_layers} × {model.hidden_size} {model.cell}{factors}"
     table.add_row(
         "model",
-        f"{shape}, embedding {model['embed_size']}, dropout {model['dropout']:g}; "
-        f"{model['parameters']:,} parameters",
+        f"{shape}, embedding {model.embed_size}, dropout {model.dropout:g}; {about.parameters:,} parameters",
     )
-    table.add_row("vocabulary", f"{vocab['size']} characters: {_show_chars(vocab['chars'])}")
+    table.add_row("vocabulary", f"{vocab.size} characters: {_show_chars(list(vocab.chars))}")
     if corpus:
-        files = corpus["files"]
-        named = describe_corpus(corpus["sources"], len(files))
-        digest = f", sha256 {files[0]['sha256'][:16]}…" if len(files) == 1 else ""
+        files = corpus.files
+        named = describe_corpus(corpus.sources, len(files))
+        digest = f", sha256 {files[0].sha256[:16]}…" if len(files) == 1 else ""
         table.add_row(
             "corpus",
-            f"{named}, {corpus['size']:,} bytes, {corpus['num_chars']:,} characters{digest}, "
-            f"validation {corpus['val_frac']}" + (" of each file" if len(files) > 1 else ""),
+            f"{named}, {sum(f.size for f in files):,} bytes, {corpus.num_chars:,} characters{digest}, "
+            f"validation {corpus.val_frac}" + (" of each file" if len(files) > 1 else ""),
         )
         if len(files) > 1:
-            shown = ", ".join(f["path"] for f in files[:SHOWN_FILES])
+            shown = ", ".join(f.path for f in files[:SHOWN_FILES])
             hidden = len(files) - SHOWN_FILES
             more = f" and {hidden} more (--json lists all)" if hidden > 0 else ""
             table.add_row("files", shown + more)
-    if train["step"] is not None:
+    if train is not None:
         table.add_row(
             "training",
-            f"step {train['step']:,}, {train['epochs']:.2f} epochs, {train['chars_seen']:,} characters, "
-            f"{train['seconds'] / 60:.1f} min, {train['precision']}",
+            f"step {train.step:,}, {train.epochs:.2f} epochs, {train.chars_seen:,} characters, "
+            f"{train.seconds / 60:.1f} min, {train.precision}",
         )
-    if plan := train.get("plan"):
-        settled = "" if plan["settled"] else ", not yet settled against the time budget"
-        table.add_row(
-            "plan", f"{plan['total_steps']:,} steps, set by --{plan['limited_by'].replace('_', '-')}{settled}"
-        )
-    for which in ("best", "last"):
-        nats = train.get(f"{which}_val_nats_per_char")
-        if nats is not None:
+        if plan := train.plan:
+            settled = "" if plan.settled else ", not yet settled against the time budget"
             table.add_row(
-                f"{which} validation",
-                f"{nats:.4f} nats/char, {train[f'{which}_val_bits_per_char']:.4f} bits/char",
+                "plan", f"{plan.total_steps:,} steps, set by --{plan.limited_by.replace('_', '-')}{settled}"
             )
-    if train["config"]:
-        table.add_row("configuration", ", ".join(f"{k}={v}" for k, v in train["config"].items()))
-    table.add_row("format", f"version {info['format_version']}, written by charrnn {info['charrnn_version']}")
+        for which, nats in (("best", train.best_val_loss), ("last", train.last_val_loss)):
+            if nats is not None:
+                table.add_row(
+                    f"{which} validation", f"{nats:.4f} nats/char, {nats / math.log(2):.4f} bits/char"
+                )
+        if train.config:
+            table.add_row("configuration", ", ".join(f"{k}={v}" for k, v in train.config.items()))
+    table.add_row(
+        "format", f"version {checkpoint.format_version}, written by charrnn {checkpoint.written_by}"
+    )
     return table
