@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -97,11 +96,12 @@ def _info_table(about: CheckpointInfo) -> Table:
             table.add_row(
                 "plan", f"{plan.total_steps:,} steps, set by --{plan.limited_by.replace('_', '-')}{settled}"
             )
-        for which, nats in (("best", train.best_val_loss), ("last", train.last_val_loss)):
+        for which, nats, bits in (
+            ("best", train.best_val_loss, train.best_val_bits),
+            ("last", train.last_val_loss, train.last_val_bits),
+        ):
             if nats is not None:
-                table.add_row(
-                    f"{which} validation", f"{nats:.4f} nats/char, {nats / math.log(2):.4f} bits/char"
-                )
+                table.add_row(f"{which} validation", f"{nats:.4f} nats/char, {bits:.4f} bits/char")
         if train.config:
             table.add_row("configuration", ", ".join(f"{k}={v}" for k, v in train.config.items()))
     table.add_row(

@@ -17,9 +17,8 @@ from charrnn.export.quantize import encode
 from charrnn.export.weights import flat_weights, network_weights
 from charrnn.files import atomic_write
 from charrnn.inspect.page import with_playground
-from charrnn.measure.info import describe_checkpoint
+from charrnn.measure.info import CheckpointInfo
 from charrnn.model.checkpoint import LoadedModel
-from charrnn.model.network import count_parameters
 
 
 def _asset(name: str) -> str:
@@ -28,7 +27,7 @@ def _asset(name: str) -> str:
 
 def page_model(loaded: LoadedModel, checkpoint: Path, weights: str) -> dict[str, Any]:
     """What the page embeds: the model's config, vocabulary, weights as `weights` encodes them."""
-    training = describe_checkpoint(loaded, checkpoint)["training"]
+    about = CheckpointInfo.of(loaded, checkpoint)
     return {
         "config": loaded.checkpoint.model_config.to_dict(),
         "vocabulary": list(loaded.vocab.chars),
@@ -38,9 +37,9 @@ def page_model(loaded: LoadedModel, checkpoint: Path, weights: str) -> dict[str,
             name: encode(a, weights) for name, a in flat_weights(network_weights(loaded.network)).items()
         },
         "summary": {
-            "parameters": count_parameters(loaded.network),
-            "step": training["step"],
-            "best_val_bits_per_char": training.get("best_val_bits_per_char"),
+            "parameters": about.parameters,
+            "step": about.training.step if about.training else None,
+            "best_val_bits_per_char": about.training.best_val_bits if about.training else None,
             "charrnn_version": loaded.checkpoint.written_by,
         },
     }

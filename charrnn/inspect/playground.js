@@ -8,3 +8,9 @@ function showSliders() {
   $("length-value").textContent = Number($("length").value).toLocaleString();
 }
 for (const id of ["temperature", "top-k", "top-p", "length"]) $(id).addEventListener("input", showSliders);
+
+// While a sample is generated Generate is off and Stop on; after, the other way round.
+function setGenerating(busy) {
+  $("generate-button").disabled = busy;
+  $("stop-button").disabled = !busy;
+}

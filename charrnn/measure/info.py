@@ -52,6 +52,14 @@ class TrainingSummary:
             config=training.config,
         )
 
+    @property
+    def best_val_bits(self) -> float | None:
+        return _bits(self.best_val_loss)
+
+    @property
+    def last_val_bits(self) -> float | None:
+        return _bits(self.last_val_loss)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
@@ -61,9 +69,9 @@ class TrainingSummary:
             "precision": self.precision,
             "plan": asdict(self.plan) if self.plan is not None else None,
             "best_val_nats_per_char": self.best_val_loss,
-            "best_val_bits_per_char": _bits(self.best_val_loss),
+            "best_val_bits_per_char": self.best_val_bits,
             "last_val_nats_per_char": self.last_val_loss,
-            "last_val_bits_per_char": _bits(self.last_val_loss),
+            "last_val_bits_per_char": self.last_val_bits,
             "config": self.config,
         }
 
