@@ -258,6 +258,31 @@ CASES = [
         lambda w: ["train", w.corpus, "--checkpoint-dir", w.ck, "--init-from", str(w.model), "--cell", "rnn"],
         "--cell cannot change with --init-from",
     ),
+    Case(
+        "train --replay missing",
+        lambda w: ["train", "--replay", w.path("nope"), "--checkpoint-dir", w.ck],
+        "checkpoint not found",
+    ),
+    Case(
+        "train --replay and --resume",
+        lambda w: ["train", "--replay", str(w.model), "--resume", "--checkpoint-dir", w.ck],
+        "--resume and --replay cannot be combined",
+    ),
+    Case(
+        "train --replay with a corpus",
+        lambda w: ["train", w.corpus, "--replay", str(w.model), "--checkpoint-dir", w.ck],
+        "a corpus cannot be given with --replay",
+    ),
+    Case(
+        "train --replay with another width",
+        lambda w: ["train", "--replay", str(w.model), "--checkpoint-dir", w.ck, "--hidden", "77"],
+        "--hidden cannot be given with --replay",
+    ),
+    Case(
+        "train --replay a text file",
+        lambda w: ["train", "--replay", w.file("x.pt", b"just some text\n" * 20), "--checkpoint-dir", w.ck],
+        "not a readable checkpoint",
+    ),
     # sample: checkpoints (the safety list) and options
     Case("sample with no checkpoints/ here", lambda w: ["sample"], "train one with `charrnn train`"),
     Case("sample missing checkpoint", lambda w: ["sample", "--checkpoint", w.path("no.pt")], "not found"),

@@ -31,23 +31,51 @@ def test_before_its_decay_the_rate_is_the_same_whatever_the_plan_and_it_decays_t
     assert all(a >= b for a, b in zip(short[10:], short[11:], strict=False))
 
 
-@pytest.mark.parametrize("decay_frac", [0.3, 0.5, 0.75, 0.99])
-def test_the_shortest_plan_settled_at_a_step_starts_its_decay_there_or_later(decay_frac):
+def _rates(schedule, plans, steps):
+    """The rates a run takes whose plans are adopted at the steps given: [(step, total)], each
+    continued from the plan before as the budget does it (budget.py's _adopt)."""
+    (_, first_total), *later = plans
+    rates, current, queue = [], (first_total, None, 0.0), list(later)
+    for step in range(steps):
+        if queue and queue[0][0] == step:
+            _, total = queue.pop(0)
+            continued = schedule.continued(step, *current, total)
+            current = (total, *(continued or (None, 0.0)))
+        rates.append(schedule.rate(step, *current))
+    return rates, current
+
+
+@pytest.mark.parametrize("decay_frac", [0.35, 1.0])
+@pytest.mark.parametrize("new_total", [700, 900, 1000, 1500])
+@pytest.mark.parametrize("at", [5, 300, 700, 850])
+def test_a_plan_changed_anywhere_keeps_the_rates_taken_and_decays_smoothly_to_the_floor_at_its_end(
+    decay_frac, new_total, at
+):
     schedule = Schedule(peak_lr=1.0, warmup_steps=20, min_lr_frac=0.1, decay_frac=decay_frac)
-    for step in (0, 5, 20, 21, 57, 400, 1001):
-        shortest = schedule.shortest_plan_from(step)
-        assert shortest is not None and shortest >= step
-        assert schedule.decay_start(shortest) >= step - 1  # steps 0 .. step - 1 keep their rates
-        rates = [schedule.rate(s, shortest) for s in range(step)]
-        assert rates == [schedule.rate(s, 10**6) for s in range(step)]
-        assert shortest == step or schedule.decay_start(shortest - 1) < step - 1  # and no shorter one
+    if at >= new_total:
+        return
+    before, _ = _rates(schedule, [(0, 1000)], at)
+    rates, (total, decay_from, _) = _rates(schedule, [(0, 1000), (at, new_total)], new_total)
+    assert rates[:at] == before  # the steps taken keep their rates
+    assert rates[-1] == pytest.approx(0.1)  # the floor at the new plan's last step
+    assert all(a >= b for a, b in zip(rates[20:], rates[21:], strict=False))  # never up again
+    steps = [a - b for a, b in zip(rates[20:], rates[21:], strict=False)]
+    planned = [schedule.rate(s, 1000) for s in range(1000)]
+    steepest = max(a - b for a, b in zip(planned[20:], planned[21:], strict=False))
+    assert max(steps) <= steepest * max(1.0, 1000 / (new_total - at)) * 1.01  # no jump
+    unchanged = at - 1 <= schedule.decay_start(min(1000, new_total))
+    assert (decay_from is None) == unchanged  # a plain plan where nothing had decayed yet
+    if decay_from is None:  # and then its rates are those of a run planned so from the start
+        assert rates == [schedule.rate(s, new_total) for s in range(new_total)]
 
 
-def test_a_plan_that_decays_from_the_peak_cannot_be_settled_after_warm_up():
-    schedule = Schedule(peak_lr=1.0, warmup_steps=20, min_lr_frac=0.1, decay_frac=1.0)
-    assert schedule.shortest_plan_from(21) == 21  # steps 0-19 warm up, step 20 takes the peak
-    assert schedule.shortest_plan_from(22) is None
-    assert schedule.plan_may_change(21, 100) and not schedule.plan_may_change(22, 100)
+def test_a_plan_continued_twice_goes_on_from_where_the_second_change_found_it():
+    schedule = Schedule(peak_lr=1.0, warmup_steps=10, min_lr_frac=0.02, decay_frac=0.35)
+    rates, (total, decay_from, progress) = _rates(schedule, [(0, 1000), (800, 1200), (1000, 1100)], 1100)
+    assert decay_from == 999 and 0 < progress < 1 and total == 1100
+    once, _ = _rates(schedule, [(0, 1000), (800, 1200)], 1000)
+    assert rates[:1000] == once
+    assert rates[1099] == pytest.approx(0.02)
 
 
 ASKED = StepPlan(total_steps=1000, limited_by="epochs", settled=False)

@@ -195,6 +195,18 @@ def test_resume_refuses_architecture_changes(make_config):
     assert extended.max_steps == 5 and extended.hidden_size == config.hidden_size
 
 
+def test_a_moved_run_directory_resumes_where_it_now_is(make_config, tmp_path):
+    config = make_config(max_steps=2, checkpoint_dir=tmp_path / "before")
+    train(config)
+    moved = tmp_path / "after"
+    (tmp_path / "before").rename(moved)
+    resumed = config_for_resume(moved, {"checkpoint_dir": str(moved), "max_steps": 4})
+    assert resumed.checkpoint_dir == str(moved)
+    result = train(resumed, resume=True)
+    assert result.step == 4 and not (tmp_path / "before").exists()
+    assert last_checkpoint(moved).training.progress.step == 4
+
+
 def test_init_from_fine_tunes_with_the_checkpoint_vocabulary_and_architecture(make_config, tmp_path):
     base = make_config(max_steps=2)
     train(base)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from charrnn.cli.output import err_console, user_errors
+from charrnn.errors import ConfigError
 from charrnn.options import DEFAULT_CHECKPOINT_DIR
 from charrnn.train.config import TrainConfig
 from charrnn.train.presets import describe_presets
@@ -138,6 +139,13 @@ def train_command(
             "best.pt, else last.pt)."
         ),
     ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            help="Repeat the run recorded in this run directory (or checkpoint) step for step, bit for "
+            "bit, into --checkpoint-dir: its configuration, and every plan its budget settled.",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Start over even if CHECKPOINT_DIR holds a run.")
     ] = False,
@@ -154,7 +162,10 @@ def train_command(
     Example: charrnn train --preset sutskever2011 --max-minutes 60
     """
     with user_errors():
-        _train(ctx, corpus, resume=resume, init_from=init_from, force=force, quiet=quiet, preset=preset)
+        _train(
+            ctx, corpus, resume=resume, init_from=init_from, replay=replay, force=force, quiet=quiet,
+            preset=preset,
+        )  # fmt: skip
 
 
 OLD_NAMES = {"val_streams": "val_segments"}  # hidden options: old name → the field it sets
@@ -166,6 +177,7 @@ def _train(
     *,
     resume: bool,
     init_from: Path | None,
+    replay: Path | None,
     force: bool,
     quiet: bool,
     preset: str | None,
@@ -175,7 +187,7 @@ def _train(
     from charrnn.cli.progress import ProgressDisplay
     from charrnn.train.distributed import world_from_env
     from charrnn.train.loop import train
-    from charrnn.train.run_config import config_from_options
+    from charrnn.train.run_config import check_start_options, config_for_replay, config_from_options
 
     fields = TrainConfig.__dataclass_fields__
     options = {k: str(v) if isinstance(v, Path) else v for k, v in ctx.params.items() if k in fields}
@@ -188,9 +200,19 @@ def _train(
     for old_name, name in OLD_NAMES.items():  # a flag's old name, still taken (scripts keep working)
         if ctx.params.get(old_name) is not None:
             options[name] = given[name] = ctx.params[old_name]
-    config = config_from_options(
-        options, given, corpus=corpus, preset=preset, resume=resume, init_from=init_from
-    )
+    check_start_options(resume, init_from, replay)
+    plans: tuple = ()
+    if replay is not None:
+        if corpus or preset:
+            raise ConfigError(
+                f"{'a corpus' if corpus else '--preset'} cannot be given with --replay "
+                "(the run repeats its recorded configuration)"
+            )
+        config, plans = config_for_replay(replay, {**given, "checkpoint_dir": options["checkpoint_dir"]})
+    else:
+        config = config_from_options(
+            options, given, corpus=corpus, preset=preset, resume=resume, init_from=init_from
+        )
     display = (
         None if quiet or not world_from_env().is_main else ProgressDisplay(err_console)
     )  # rank 0 reports
@@ -202,6 +224,7 @@ def _train(
             init_from=init_from,
             force=force,
             started=started,
+            replay=plans,
         )
     finally:
         if display:

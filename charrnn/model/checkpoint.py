@@ -6,15 +6,15 @@ loading one cannot run code. Every other module sees `Checkpoint`; the dict's ke
 nowhere else. Older format versions are migrated forward as they are read; newer and foreign
 files are refused with one clear line.
 
-    Checkpoint (format version 6)
+    Checkpoint (format version 7)
     ├─ model: ModelConfig, vocabulary, weights     rebuild the network alone (build_model)
     ├─ written_by                                  the charrnn version that wrote it
     ├─ corpus: CorpusRecord                        the paths given, each file's path, size and
     │                                              sha256, characters, val fraction
     └─ training: TrainingRecord                    what `train --resume` needs to go on exactly:
        config (TrainConfig's fields), precision, progress, plans (every plan the run has
-       settled, the current one last), optimizer state, carried state, random-number state,
-       and the validations so far (history)
+       settled, the current one last; a replay's plans still to come), optimizer state,
+       carried state, random-number state, and the validations so far (history)
 
 The records' types are in records.py, older formats' migrations in migrations.py; which file a
 user means (a run directory's best.pt, …) is paths.py's. An exported safetensors directory is
@@ -42,7 +42,7 @@ from charrnn.model.records import CorpusRecord, Progress, StepPlan, TrainingReco
 from charrnn.model.safetensors_file import read_exported
 
 FORMAT = "charrnn-checkpoint"
-VERSION = 6
+VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ class Checkpoint:
                 "carried_state": [s.float() for s in t.carried_state],
                 "rng": t.rng,
                 "history": [asdict(v) for v in t.history],
+                "replaying": [asdict(plan) for plan in t.replaying],
             }
         return raw
 
@@ -135,14 +136,19 @@ def _training_from_raw(t: dict[str, Any]) -> TrainingRecord:
         config=dict(t["config"]),
         precision=str(t["precision"]),
         progress=Progress(**known_fields(Progress, dict(t["progress"]), "progress")),
-        plans=tuple(StepPlan(**known_fields(StepPlan, dict(plan), "plan")) for plan in t["plans"]),
+        plans=_plans(t["plans"]),
         optimizer=dict(t["optimizer"]),
         carried_state=tuple(t.get("carried_state") or ()),
         rng=dict(t["rng"]),
         history=tuple(
             Validation(**known_fields(Validation, dict(v), "history")) for v in t.get("history") or ()
         ),
+        replaying=_plans(t.get("replaying") or ()),
     )
+
+
+def _plans(raw: Any) -> tuple[StepPlan, ...]:
+    return tuple(StepPlan(**known_fields(StepPlan, dict(plan), "plan")) for plan in raw)
 
 
 # -- the file --------------------------------------------------------------------------------

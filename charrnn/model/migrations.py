@@ -20,6 +20,10 @@ def migrate(raw: dict[str, Any]) -> dict[str, Any]:
         raw = _from_version_4(raw)
     if raw.get("format_version") == 5:
         raw = _from_version_5(raw)
+    if raw.get("format_version") == 6:
+        # Version 7 added fields that default to what version 6 meant: plans whose decay is their
+        # own (decay_from), no replay (replaying), the run's own choice of network (sizing).
+        raw = {**raw, "format_version": 7}
     return raw
 
 

@@ -35,6 +35,13 @@ class StepPlan:
     chars_per_sec: float | None = None  # the training speed a budget was turned into steps with
     measured_at_step: int | None = None
     eval_every: int | None = None  # validate every this many steps (None: not yet settled)
+    # A plan re-settled inside the decay: the last step taken before it, and how far along the
+    # cosine that step was (train/schedule.py); None: the decay is the plan's own.
+    decay_from: int | None = None
+    decay_progress: float = 0.0
+    # segments of the run's last validation: 1 (exact) unless an exact pass would cost too much of
+    # the budget (train/validation.py)
+    last_val_segments: int = 1
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,8 @@ class TrainingRecord:
     carried_state: tuple[torch.Tensor, ...]  # (L, B, H) each, fp32; () at an epoch start
     rng: dict[str, Any]  # {"torch": ByteTensor, "cuda": [ByteTensor, ...]}
     history: tuple[Validation, ...] = ()
+    # a replayed run (`charrnn train --replay`): the recorded plans still to adopt, each at its step
+    replaying: tuple[StepPlan, ...] = ()
 
     @property
     def plan(self) -> StepPlan | None:

@@ -1,5 +1,5 @@
 """The time budget's one home: the clock, the speed measured as the run goes, the step plan
-settled from them and re-settled while the schedule allows, and the answer to "stop now?".
+settled from them and re-settled as the run goes, and the answer to "stop now?".
 
 The training loop asks `stop_reason()` before every step and wraps every validation in
 `validation()`; everything else about time happens here:
@@ -8,19 +8,21 @@ The training loop asks `stop_reason()` before every step and wraps every validat
   every invocation of a run (`Progress.seconds`), as `--max-minutes` does.
 - The first plan (plan.py's `settle`) comes after at least MEASURE_STEPS steps and
   MEASURE_SECONDS seconds, from their speed and probes of what a validation pass costs.
-- Until the decay starts, after every RESETTLE_SHARE of the budget's training, the plan is
-  re-settled from the speed of the slowest of the latest STRETCHES such stretches (a
-  validation's time left out, its cost measured for the plan), so the decay ends at about the
-  end of the budget although the machine sped up or slowed down. A re-settled plan is adopted
-  where it differs from the current one by more than REPLAN_TOLERANCE; every plan adopted is
-  told to the observers (metrics.jsonl) and kept in the checkpoint.
+- After every RESETTLE_SHARE of the budget's training, the plan is re-settled from the speed of
+  the slowest of the latest STRETCHES such stretches (a validation's time left out, its cost
+  measured for the plan), so the decay ends at about the end of the budget although the machine
+  sped up or slowed down: the budget wins. A plan re-settled once the decay has begun continues
+  the decay from where it is (schedule.py). A re-settled plan is adopted where it differs from
+  the current one by more than REPLAN_TOLERANCE; every plan adopted is told to the observers
+  (metrics.jsonl) and kept in the checkpoint.
 - The budget holds back the price of the run's last validation: the clock stops a run that has
   fallen behind its plan before a step that would leave too little time for that validation to
   end within the budget (the next step is expected to take as long as the latest one).
 
-No step's learning rate depends on when a plan was settled (schedule.py), so the final plan's
-`--max-steps N --max-minutes 0` repeats the run bit for bit. Under torchrun rank 0's clock and
-plans are everyone's (one small all-reduce per step).
+A step's learning rate depends on the plans adopted before it and on nothing else: a run whose
+plans changed only before the decay is repeated by its last plan's `--max-steps N --max-minutes
+0`, any run by `--replay` (its recorded plans, each adopted at its step: `_recorded`). Under
+torchrun rank 0's clock and plans are everyone's (one small all-reduce per step).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from charrnn.train.plan import LIMITS, UNLIMITED, describe, settle, steps_asked_
 from charrnn.train.signals import StopRequest
 from charrnn.train.speed import Meter, Prices
 from charrnn.train.start import Run
-from charrnn.train.validation import seconds_per_validation, validation_segments
+from charrnn.train.validation import EXACT_SHARE, seconds_per_validation, validation_segments
 
 # Steps of each invocation not measured (first-call allocations), then at least MEASURE_STEPS
 # steps and MEASURE_SECONDS seconds of training are measured before the first plan is settled.
@@ -85,6 +87,7 @@ class Budget:
         self.meter: Meter | None = None  # from the first step measured, reset at each re-settle
         self.stretches: collections.deque[Meter] = collections.deque(maxlen=STRETCHES - 1)  # the last ones
         self.prices: Prices | None = None
+        self.last_segments = run.plan.last_val_segments  # the last validation's, as _probe decides
 
     # -- the loop's questions -------------------------------------------------------------------
     def seconds(self) -> float:
@@ -101,7 +104,7 @@ class Budget:
             synchronize(run.device)
         now = self.seconds()
         self._lap(step, now)
-        proposal = self._first_plan(step, now) or self._due(step, now)
+        proposal = self._recorded(step) or self._first_plan(step, now) or self._due(step, now)
         agreed = self._agree(stop, now, proposal)
         if agreed.plan is not None:
             self._adopt(agreed.plan, resettled=run.plan.settled)
@@ -167,6 +170,13 @@ class Budget:
         elif self.checks == SKIP_STEPS + 1:
             self.meter = Meter(step, now)
 
+    def _recorded(self, step: int) -> StepPlan | None:
+        """A replay's next recorded plan, where this is the step it was settled at; else None."""
+        replaying = self.run.replaying
+        if replaying and (replaying[0].measured_at_step or 0) <= step:
+            return replaying.pop(0)
+        return None
+
     def _first_plan(self, step: int, now: float) -> StepPlan | None:
         """Rank 0's first plan, once the first steps have been measured (or the plan is needed
         now: the next step's rate would depend on it); else None."""
@@ -194,42 +204,34 @@ class Budget:
         return self._resettled(step, now) if meter.seconds >= RESETTLE_SHARE * budget else None
 
     def _resettled(self, step: int, now: float) -> StepPlan | None:
-        """The plan settled anew from the slowest of the latest STRETCHES stretches of training, where
-        the budget sizes the run, no step has yet taken a rate that depends on the plan, and it
-        differs enough from the current plan; else None."""
+        """The plan settled anew from the slowest of the latest STRETCHES stretches of training,
+        where the budget sizes the run and it differs enough from the current plan; else None.
+        Inside the decay too: the new plan continues the decay from where it is (schedule.py)."""
         run, meter = self.run, self.meter
-        schedule = run.config.schedule
         if self.budget_seconds is None or meter is None or meter.steps == 0:
-            return None
-        shortest = schedule.shortest_plan_from(step)
-        if shortest is None or not schedule.plan_may_change(step, run.plan.total_steps):
-            self.meter = None  # the decay has begun: the plan can no longer change, stop asking
             return None
         if self.prices is None:
             self.prices = self._probe()
             now = self.seconds()
         # The slowest of the latest STRETCHES stretches: a slower machine is followed at once, a
         # faster one once it has stayed faster that long, and a fast moment of a noisy machine is
-        # not planned on (a run that falls behind after its decay began ends above its floor).
+        # not planned on.
         seconds_per_step = max(m.seconds_per_step for m in (meter, *self.stretches) if m.steps)
-        plan = self._settle(step, now, seconds_per_step, shortest=shortest)
+        plan = self._settle(step, now, seconds_per_step, shortest=step)
         self.stretches.append(meter)
         self.meter = Meter(step, now)
-        assert self.budget_seconds is not None
         current = run.plan.total_steps
         if abs(plan.total_steps - current) <= REPLAN_TOLERANCE * current:
             return None
         fits = now + (plan.total_steps - step) * seconds_per_step <= self.budget_seconds
         if not fits and plan.total_steps > current:
             return None  # a longer plan that does not fit: never
-        # Where not even the shortest plan fits, it is still adopted: the clock will cut the run
-        # (and say so), but nearer its floor than in the longer plan it replaces.
         return plan
 
     def _settle(self, step: int, now: float, seconds_per_step: float, shortest: int) -> StepPlan:
         run = self.run
         assert self.prices is not None
-        return settle(
+        plan = settle(
             self.asked,
             step=step,
             seconds_spent=now,
@@ -242,20 +244,33 @@ class Budget:
             chars_per_step=run.chars_per_step,
             shortest=shortest,
         )
+        return replace(plan, last_val_segments=self.last_segments)
 
     def _probe(self) -> Prices:
-        """Time a short stretch of each kind of validation (one probe if they are the same kind)."""
+        """Time a short stretch of each kind of validation (one probe if they are the same kind).
+        An exact last validation that would cost more than EXACT_SHARE of the budget is made
+        warmed segments, as the periodic ones are (the plan records it)."""
         run = self.run
         periodic = validation_segments(run.config, last=False)
-        last = validation_segments(run.config, last=True)
+        last = validation_segments(run.config, last=True, plan=run.plan)
         periodic_seconds = seconds_per_validation(run, self.clock, periodic)
         if last == periodic:
             return Prices(periodic_seconds, 1.0)
         last_seconds = seconds_per_validation(run, self.clock, last)
+        budget = self.budget_seconds
+        if budget is not None and run.config.val_segments is None and last_seconds > EXACT_SHARE * budget:
+            self.last_segments = periodic
+            return Prices(periodic_seconds, 1.0)
         return Prices(periodic_seconds, last_seconds / max(periodic_seconds, 1e-9))
 
     def _adopt(self, plan: StepPlan, resettled: bool) -> None:
-        run = self.run
+        """Follow `plan` from now on; where the decay has begun, it goes on from where it is."""
+        run, old = self.run, self.run.plan
+        continued = run.config.schedule.continued(
+            run.progress.step, old.total_steps, old.decay_from, old.decay_progress, plan.total_steps
+        )
+        if continued is not None and plan.decay_from is None:
+            plan = replace(plan, decay_from=continued[0], decay_progress=continued[1])
         run.plan = plan
         run.plans.append(plan)
         windows, chars, p = run.layout.windows_per_epoch, run.chars_per_step, run.progress
@@ -271,7 +286,7 @@ class Budget:
         )  # when the next step and the last validation would end
         late = main and self.budget_seconds is not None and next_ends > self.budget_seconds
         plan = proposal if main else None
-        requested, out_of_time, total_plus_one, limit, speed, every = self.collective.max(
+        requested, out_of_time, total_plus_one, limit, speed, every, segments = self.collective.max(
             [
                 float(stop.requested),
                 float(late),
@@ -279,6 +294,7 @@ class Budget:
                 float(LIMITS.index(plan.limited_by)) if plan else 0.0,
                 (plan.chars_per_sec or 0.0) if plan else 0.0,
                 float(plan.eval_every or 0) if plan else 0.0,
+                float(plan.last_val_segments) if plan else 0.0,
             ]
         )
         if requested:
@@ -287,5 +303,8 @@ class Budget:
         if total_plus_one:
             total = min(int(total_plus_one) - 1, UNLIMITED)
             step = self.run.progress.step
-            agreed = StepPlan(total, LIMITS[int(limit)], True, speed or None, step, int(every) or None)
+            agreed = proposal if main and proposal is not None else StepPlan(
+                total, LIMITS[int(limit)], True, speed or None, step, int(every) or None,
+                last_val_segments=int(segments),
+            )  # fmt: skip
         return _Agreed(bool(requested), bool(out_of_time), agreed)

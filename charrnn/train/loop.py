@@ -19,7 +19,7 @@ import torch
 
 from charrnn.measure.loss import LN2, MeasurementInterrupted
 from charrnn.model.network import State
-from charrnn.model.records import Validation
+from charrnn.model.records import StepPlan, Validation
 from charrnn.runtime import ids_to_device
 from charrnn.train import distributed
 from charrnn.train.budget import Budget
@@ -60,15 +60,17 @@ def train(
     stop: StopRequest | None = None,
     clock: Callable[[], float] = time.perf_counter,
     started: float | None = None,
+    replay: tuple[StepPlan, ...] = (),
 ) -> TrainResult:
     """Train (or resume) a model as `config` says; SIGINT/SIGTERM stop it after a saved step.
 
     `clock` (seconds) is read for the time budget and the speed it is planned from, never for
     anything else: tests pass a fake one to make a budget-planned run deterministic. `started`
     is its reading when the invocation began (the CLI's, before PyTorch is imported; default now).
+    `replay`: a recorded run's plans, to repeat it (train/run_config.py's config_for_replay).
     """
     started = clock() if started is None else started
-    run = start_run(config, resume=resume, init_from=init_from, force=force)
+    run = start_run(config, resume=resume, init_from=init_from, force=force, replay=replay)
     directory = Path(run.config.checkpoint_dir)
     main = run.world.is_main  # rank 0 alone reports, writes the directory and holds its lock
     trainer = Trainer(
@@ -132,7 +134,7 @@ class Trainer:
         while (reason := budget.stop_reason(stop)) is None:
             if p.window == 0:
                 run.carried = None  # each epoch starts from a zero state
-            lr = cfg.schedule.rate(p.step, run.plan.total_steps)
+            lr = run.rate(p.step)
             self._take_step(lr)  # forward, the loss of every time step, backward, clip, AdamW
             if p.step % cfg.log_every == 0:
                 self._log(lr)
@@ -147,7 +149,7 @@ class Trainer:
         interrupted: saved at once, for a signal asks to stop within seconds."""
         p = self.run.progress
         self.divergence.check()
-        exact = (p.step, validation_segments(self.run.config, last=True))
+        exact = (p.step, validation_segments(self.run.config, last=True, plan=self.run.plan))
         if reason != "interrupted" and self.validated != exact:
             with self.budget.validation(last=True):
                 if not self._validate(stop, last=True):
@@ -232,7 +234,7 @@ class Trainer:
         run, p = self.run, self.run.progress
         self.divergence.check()
         carried = self._gathered_state()
-        segments = validation_segments(run.config, last)
+        segments = validation_segments(run.config, last, run.plan)
         if not run.world.is_main:  # rank 0 validates, samples and saves meanwhile
             (interrupted,) = self.collective.max([0.0])
             return self._validated(p.step, segments, not interrupted)

@@ -115,11 +115,15 @@ def describe(
     if resettled:
         size = f"re-settled at step {plan.measured_at_step:,}: {size}"
     speed = f"{plan.chars_per_sec:,.0f} chars/s measured" if plan.chars_per_sec else ""
-    if plan.limited_by == "max_minutes":
-        line = (
-            f"plan: {size} to fit the {budget_minutes:g}-minute budget at {speed}; "
+    if plan.limited_by == "max_minutes" and budget_minutes is None:
+        line = f"plan: {size}, as the replayed run settled it"
+    elif plan.limited_by == "max_minutes":
+        repeat = (
             f"--max-steps {plan.total_steps} --max-minutes 0 repeats this run"
+            if plan.decay_from is None
+            else "the decay goes on from where it is; --replay RUN_DIR repeats this run"
         )
+        line = f"plan: {size} to fit the {budget_minutes:g}-minute budget at {speed}; {repeat}"
     else:
         why = {"epochs": "the --epochs asked for", "max_steps": "the --max-steps asked for"}[plan.limited_by]
         line = f"plan: {size}, {why}"

@@ -11,15 +11,21 @@ from typing import Any
 from charrnn.errors import CheckpointError, ConfigError
 from charrnn.model.checkpoint import LoadedModel, load_model
 from charrnn.model.paths import resolve_checkpoint
+from charrnn.model.records import StepPlan
 from charrnn.options import flag_of
 from charrnn.train.config import RESUMABLE_OVERRIDES, TrainConfig, default_corpus
 from charrnn.train.presets import apply_preset
 from charrnn.train.run_dir import last_checkpoint_path
 
 
-def check_start_options(resume: bool, init_from: Path | None) -> None:
-    if resume and init_from is not None:
-        raise ConfigError("--resume and --init-from cannot be combined")
+def check_start_options(resume: bool, init_from: Path | None, replay: Path | None = None) -> None:
+    given = [
+        flag
+        for flag, value in (("--resume", resume), ("--init-from", init_from), ("--replay", replay))
+        if value
+    ]
+    if len(given) > 1:
+        raise ConfigError(f"{' and '.join(given)} cannot be combined")
 
 
 def config_from_options(
@@ -64,7 +70,8 @@ def _check_same_architecture(init_from: Path, explicit: dict[str, Any]) -> None:
 
 
 def config_for_resume(checkpoint_dir: Path, explicit: dict[str, Any]) -> TrainConfig:
-    """The saved run's configuration with the explicitly given, resumable options applied."""
+    """The saved run's configuration with the explicitly given, resumable options applied; its
+    directory is the one it is resumed from (a run directory may be moved or copied)."""
     loaded: LoadedModel = load_model(last_checkpoint_path(checkpoint_dir))
     training = loaded.checkpoint.training
     if training is None:
@@ -74,7 +81,7 @@ def config_for_resume(checkpoint_dir: Path, explicit: dict[str, Any]) -> TrainCo
     refused = sorted(
         k
         for k, v in explicit.items()
-        if k in names and k not in RESUMABLE_OVERRIDES and v != getattr(saved, k)
+        if k in names and k not in RESUMABLE_OVERRIDES and k != "checkpoint_dir" and v != getattr(saved, k)
     )
     if refused:
         flags = ", ".join(flag_of(k) for k in refused)
@@ -82,4 +89,43 @@ def config_for_resume(checkpoint_dir: Path, explicit: dict[str, Any]) -> TrainCo
             f"{flags} cannot change on --resume (the run continues with its saved configuration); "
             "use --init-from to start a new run from these weights"
         )
-    return replace(saved, **{k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
+    resumable = {k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES}
+    return replace(saved, **resumable, checkpoint_dir=str(checkpoint_dir))
+
+
+# What a replay may change: where it is written, how it reports, and where and in which
+# precision it runs (a different precision or device gives different bits, as for a resume).
+REPLAYABLE_OVERRIDES = frozenset(
+    {"checkpoint_dir", "log_every", "sample_chars", "device", "precision", "threads"}
+)
+
+
+def config_for_replay(source: Path, explicit: dict[str, Any]) -> tuple[TrainConfig, tuple[StepPlan, ...]]:
+    """The configuration and the plans that repeat the run recorded in `source` (a run directory:
+    its last.pt; or a checkpoint file) step for step, with no time limit: every recorded plan is
+    adopted at the step it was settled at, so every step takes the rate it took there."""
+    path = last_checkpoint_path(source) if source.is_dir() else source
+    training = load_model(path).checkpoint.training
+    if training is None or not training.plans:
+        raise CheckpointError(f"{path} holds no training record to replay")
+    saved = TrainConfig.from_record(training.config)
+    names = {f.name for f in fields(TrainConfig)}
+    refused = sorted(
+        k
+        for k, v in explicit.items()
+        if k in names and k not in REPLAYABLE_OVERRIDES and v != getattr(saved, k)
+    )
+    if refused:
+        flags = ", ".join(flag_of(k) for k in refused)
+        raise ConfigError(
+            f"{flags} cannot be given with --replay (the run repeats its recorded configuration)"
+        )
+    plans = (*training.plans, *training.replaying)
+    config = replace(
+        saved,
+        **{k: v for k, v in explicit.items() if k in REPLAYABLE_OVERRIDES},
+        max_minutes=None,
+        max_steps=plans[-1].total_steps,
+        eval_every=plans[0].eval_every or saved.eval_every,
+    )
+    return config, plans

@@ -51,6 +51,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     plan: StepPlan  # the plan followed now
     plans: list[StepPlan] = field(default_factory=list)  # every plan settled so far, `plan` last
+    replaying: list[StepPlan] = field(default_factory=list)  # a replay's recorded plans still to come
     progress: Progress = field(default_factory=Progress)
     history: list[Validation] = field(default_factory=list)
     carried: State | None = None  # this rank's streams' state after the last window
@@ -64,6 +65,11 @@ class Run:
     @property
     def chars_per_step(self) -> int:
         return self.config.batch_size * self.config.seq_len
+
+    def rate(self, step: int) -> float:
+        """The learning rate of optimizer step `step` under the current plan."""
+        plan = self.plan
+        return self.config.schedule.rate(step, plan.total_steps, plan.decay_from, plan.decay_progress)
 
     @property
     def planned_steps(self) -> int | None:
@@ -94,7 +100,16 @@ class Run:
         )
 
 
-def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, force: bool) -> Run:
+def start_run(
+    config: TrainConfig,
+    *,
+    resume: bool,
+    init_from: Path | None,
+    force: bool,
+    replay: tuple[StepPlan, ...] = (),
+) -> Run:
+    """A run ready for its first step; `replay`: a recorded run's plans, the first followed from
+    the start and each of the others adopted at the step it was settled at."""
     check_start_options(resume, init_from)
     world = distributed.world_from_env()
     device = distributed.start(world, choose_device(config.device))
@@ -159,6 +174,8 @@ def start_run(config: TrainConfig, *, resume: bool, init_from: Path | None, forc
         ),
         warnings=notes,
     )
+    if replay:
+        run.plan, run.plans, run.replaying = replay[0], [replay[0]], list(replay[1:])
     if saved is not None:
         _restore(run, saved)
     return run
@@ -171,7 +188,9 @@ def _restore(run: Run, saved: TrainingRecord) -> None:
     if saved.carried_state:
         run.carried = tuple(t[:, run.rows].to(run.device).float() for t in saved.carried_state)
     run.plans = [plan for plan in saved.plans if plan.settled]
-    run.plan = continued_plan(saved, run.config) or run.plan
+    run.replaying = list(saved.replaying)
+    # a changed limit plans anew from here (the step recorded, so that a replay adopts it here too)
+    run.plan = continued_plan(saved, run.config) or replace(run.plan, measured_at_step=saved.progress.step)
     run.resumed = True
     torch.set_rng_state(saved.rng["torch"].cpu())
     if torch.cuda.is_available() and saved.rng.get("cuda"):
@@ -197,6 +216,7 @@ def snapshot(run: Run, carried: State | None) -> Checkpoint:
             carried_state=tuple(carried or ()),
             rng={"torch": torch.get_rng_state(), "cuda": cuda},
             history=tuple(run.history),
+            replaying=tuple(run.replaying),
         ),
     )
 

@@ -21,8 +21,8 @@ def same_bits(run: Run, a: int, b: int) -> bool:
     inputs, targets = run.layout.window(run.progress.window)
     x, y = (ids_to_device(ids[run.rows], run.device) for ids in (inputs, targets))
     probe = run.val_ids[: PROBE_CHARS + 1]
-    segments = {validation_segments(run.config, last) for last in (False, True)}
-    lr = run.config.schedule.rate(run.progress.step, run.plan.total_steps)
+    segments = {validation_segments(run.config, last, run.plan) for last in (False, True)}
+    lr = run.rate(run.progress.step)
 
     def compute() -> list[torch.Tensor]:
         model, optimizer = copy.deepcopy((run.model, run.optimizer))

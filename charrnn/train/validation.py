@@ -1,11 +1,14 @@
 """What training measures on the held-out text: the validation loss, its price for the step
 plan, and a short sample to show progress.
 
-The last validation of a run is exact (the state carried across the whole text). The ones before
-it are there to follow progress about once a minute, so by default they read the text as
-PERIODIC_SEGMENTS segments side by side, each after the SEGMENT_WARMUP characters before it (a
-batch is many times faster than one stream on a CPU; the warm-up takes the place of the state
-carried). An explicit --val-segments K makes every validation K segments (1: every one exact)."""
+The last validation of a run is exact (the state carried across the whole text), unless that
+one pass would cost more than EXACT_SHARE of a time budget (a large held-out part on a slow
+machine): then the plan says it reads the text in PERIODIC_SEGMENTS warmed segments too, and
+`charrnn perplexity` gives the exact figure afterwards. The ones before it are there to follow
+progress about once a minute, so by default they read the text as PERIODIC_SEGMENTS segments
+side by side, each after the SEGMENT_WARMUP characters before it (a batch is many times faster
+than one stream on a CPU; the warm-up takes the place of the state carried). An explicit
+--val-segments K makes every validation K segments (1: every one exact)."""
 
 from __future__ import annotations
 
@@ -13,19 +16,24 @@ from collections.abc import Callable
 
 from charrnn.generate.sampling import sample_text
 from charrnn.measure.loss import SEGMENT_WARMUP, LossReport, text_loss
+from charrnn.model.records import StepPlan
 from charrnn.runtime import synchronize
 from charrnn.train.config import TrainConfig
 from charrnn.train.start import Run
 
 PRICE_CHARS = 16_384  # validation characters timed to price a whole validation pass
 PERIODIC_SEGMENTS = 16  # segments of a validation before the last, unless --val-segments says
+EXACT_SHARE = 0.03  # the most of a time budget that an exact last validation may cost
 
 
-def validation_segments(config: TrainConfig, last: bool) -> int:
-    """Segments of a validation: --val-segments if given, else 1 for the last, PERIODIC_SEGMENTS before."""
+def validation_segments(config: TrainConfig, last: bool, plan: StepPlan | None = None) -> int:
+    """Segments of a validation: --val-segments if given, else for the last what the plan says
+    (1, exact, by default), PERIODIC_SEGMENTS for those before."""
     if config.val_segments is not None:
         return config.val_segments
-    return 1 if last else PERIODIC_SEGMENTS
+    if last:
+        return plan.last_val_segments if plan is not None else 1
+    return PERIODIC_SEGMENTS
 
 
 def validation_loss(run: Run, should_stop: Callable[[], bool], segments: int) -> LossReport:
