@@ -16,6 +16,11 @@ validation reads the held-out part in 16 warmed segments.
 Jobs run width by width in the order given (every corpus of a width, then the next width).
 
 A row of the output: corpus, width, options, steps, validation nats/char, chars seen, epochs.
+
+    python bench/size_sweep.py --table bench/size_sweep.jsonl
+
+prints the rule's table (train/sizing.py's CURVES): per width and steps, the mean validation
+loss over the texts, where every text has that row (tests/test_sizing.py checks it).
 """
 
 from __future__ import annotations
@@ -91,17 +96,38 @@ def _run(corpus: str, width: int, steps: list[int], extra: dict, root: Path) -> 
     return rows
 
 
+def table(rows_file: Path) -> str:
+    """CURVES as Python: {width: ((steps, mean nats/char), ...)} over the rows' texts."""
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines() if line.strip()]
+    texts = {r["corpus"] for r in rows}
+    cells: dict[tuple[int, int], dict[str, float]] = {}
+    for r in rows:  # a later row of the same text, width and steps replaces an earlier one
+        cells.setdefault((r["width"], r["steps"]), {})[r["corpus"]] = r["val_nats_per_char"]
+    curves: dict[int, list[str]] = {}
+    for (width, steps), by_text in sorted(cells.items()):
+        if set(by_text) == texts:
+            curves.setdefault(width, []).append(f"({steps}, {sum(by_text.values()) / len(texts):.4f})")
+    body = "\n".join(f"    {w}: ({', '.join(points)})," for w, points in curves.items())
+    return f"# over {len(texts)} texts: {', '.join(sorted(texts))}\nCURVES = {{\n{body}\n}}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", nargs="+", required=True)
-    parser.add_argument("--grid", nargs="+", required=True, help="WIDTH:STEPS,STEPS,...")
+    parser.add_argument("--table", type=Path, help="print the rule's table from this row file, and stop")
+    parser.add_argument("--corpus", nargs="+")
+    parser.add_argument("--grid", nargs="+", help="WIDTH:STEPS,STEPS,...")
     parser.add_argument("--dropout", type=float, default=None)
     parser.add_argument("--weight-decay", type=float, default=None)
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--jsonl", type=Path, required=True, help="rows are appended as they come")
+    parser.add_argument("--jsonl", type=Path, help="rows are appended as they come")
     parser.add_argument("--work", type=Path, default=Path("/tmp/size_sweep"))
     args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
+    if not (args.corpus and args.grid and args.jsonl):
+        parser.error("--corpus, --grid and --jsonl are needed for a sweep")
     extra = {"precision": args.precision}
     if args.dropout is not None:
         extra["dropout"] = args.dropout

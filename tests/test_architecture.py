@@ -19,7 +19,7 @@ FLOORS = [
     {"inspect"},  # inside a model: its page colours surprise as measure reads it
     {"export"},  # sharing a model: its page is the playground inspect's assets make
     {"api", "train"},  # the Python API (charrnn.load) beside training: neither needs the other
-    {"serve"},  # the web playground, on the API
+    {"serve", "tune"},  # the web playground, on the API; the recipe search, on training
     {"cli"},
     {"__main__"},  # python -m charrnn: the entry, like the console script
 ]

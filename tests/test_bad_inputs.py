@@ -445,6 +445,25 @@ CASES = [
         lambda w: ["info", str(w.model), "--checkpoint", w.file("other.pt", b"x")],
         "two checkpoints given",
     ),
+    # tune
+    Case(
+        "tune missing corpus",
+        lambda w: ["tune", w.path("missing.txt")],
+        "missing.txt: no such file or folder",
+    ),
+    Case("tune zero minutes", lambda w: ["tune", w.corpus, "--minutes", "0"], "--minutes must be positive"),
+    Case("tune NaN minutes", lambda w: ["tune", w.corpus, "--minutes", "nan"], "--minutes must be positive"),
+    Case(
+        "tune negative trial minutes",
+        lambda w: ["tune", w.corpus, "--trial-minutes", "-1"],
+        "--trial-minutes must be positive",
+    ),
+    Case(
+        "tune a storage it cannot open",
+        lambda w: ["tune", w.corpus, "--storage", "nosuchdb://x/y"],
+        "cannot open the study storage nosuchdb://x/y",
+    ),
+    Case("tune an unknown precision", lambda w: ["tune", w.corpus, "--precision", "fp8"], "--precision"),
     Case("plot a directory without metrics", lambda w: ["plot", str(w.root)], "no metrics.jsonl in"),
     Case("plot with no checkpoints/ here", lambda w: ["plot"], "no metrics.jsonl in checkpoints"),
     # score

@@ -18,6 +18,7 @@ from charrnn.cli.plot import plot_command
 from charrnn.cli.sample import sample_command
 from charrnn.cli.serve import serve_command
 from charrnn.cli.train import train_command
+from charrnn.cli.tune import tune_command
 from charrnn.cli.visualize import visualize_command
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ def _main(
 
 
 app.command("train")(train_command)
+app.command("tune")(tune_command)
 app.command("sample")(sample_command)
 app.command("perplexity")(perplexity_command)
 app.command("score")(score_command)

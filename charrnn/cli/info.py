@@ -96,6 +96,15 @@ def _info_table(about: CheckpointInfo) -> Table:
             table.add_row(
                 "plan", f"{plan.total_steps:,} steps, set by --{plan.limited_by.replace('_', '-')}{settled}"
             )
+        if sizing := train.sizing:
+            table.add_row(
+                "sizing",
+                f"--hidden {sizing.width} of "
+                + ", ".join(
+                    f"{c.width} ({c.steps:,} steps → {c.expected_loss:.3f})" for c in sizing.candidates
+                )
+                + f", for the {sizing.budget_seconds / 60:g}-minute budget",
+            )
         for which, nats, bits in (
             ("best", train.best_val_loss, train.best_val_bits),
             ("last", train.last_val_loss, train.last_val_bits),

@@ -30,17 +30,27 @@ def plot_command(
         typer.Option("--terminal", help="Draw the chart in the terminal (the default without --output)."),
     ] = False,
 ) -> None:
-    """Train and validation bits per character (and the learning rate) against characters seen.
+    """Train and validation bits per character (and the learning rate) against characters seen;
+    a `charrnn tune` directory draws each of its trials.
 
     Example: charrnn plot runs/a runs/b --output compare.png
     """
     with user_errors():
-        runs = [load_curves(d) for d in (run_dirs or [DEFAULT_CHECKPOINT_DIR])]
+        runs = [load_curves(d) for d in _with_trials(run_dirs or [DEFAULT_CHECKPOINT_DIR])]
         if output is not None:
             write_png(runs, output)
             err_console.print(f"wrote {output}", highlight=False)
         if output is None or terminal:
             tell(terminal_chart(runs, color=err_console.is_terminal))
+
+
+def _with_trials(run_dirs: list[Path]) -> list[Path]:
+    """Each directory as given, but a `charrnn tune` directory stands for its trials."""
+    expanded = []
+    for directory in run_dirs:
+        trials = sorted(p for p in (directory / "trials").glob("*") if (p / "metrics.jsonl").exists())
+        expanded.extend(trials if trials and not (directory / "metrics.jsonl").exists() else [directory])
+    return expanded
 
 
 def make_figure(runs: list[Curves]) -> Any:

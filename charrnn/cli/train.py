@@ -42,9 +42,15 @@ def train_command(
     num_layers: Annotated[int, typer.Option("--layers", help="Stacked recurrent layers.")] = _default(
         "num_layers"
     ),
-    hidden_size: Annotated[int, typer.Option("--hidden", help="Hidden units per layer.")] = _default(
-        "hidden_size"
-    ),
+    hidden_size: Annotated[
+        int | None,
+        typer.Option(
+            "--hidden",
+            help="Hidden units per layer. Default: a GRU run that only --max-minutes limits is "
+            "sized to what the budget buys on this machine (docs/training.md); others take 384.",
+            show_default=False,
+        ),
+    ] = _default("hidden_size"),
     embed_size: Annotated[int, typer.Option("--embed", help="Character embedding size.")] = _default(
         "embed_size"
     ),

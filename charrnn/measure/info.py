@@ -14,7 +14,7 @@ from typing import Any
 from charrnn.measure.loss import LN2
 from charrnn.model.checkpoint import Checkpoint, LoadedModel
 from charrnn.model.network import count_parameters
-from charrnn.model.records import StepPlan, TrainingRecord
+from charrnn.model.records import Sizing, StepPlan, TrainingRecord
 
 
 def _bits(nats: float | None) -> float | None:
@@ -34,6 +34,7 @@ class TrainingSummary:
     best_val_loss: float | None  # nats/char
     last_val_loss: float | None
     config: dict[str, Any]
+    sizing: Sizing | None = None
 
     @classmethod
     def of(cls, training: TrainingRecord) -> TrainingSummary:
@@ -50,6 +51,7 @@ class TrainingSummary:
             best_val_loss=progress.best_val_loss if math.isfinite(progress.best_val_loss) else None,
             last_val_loss=history[-1].val_loss if history else None,
             config=training.config,
+            sizing=training.sizing,
         )
 
     @property
@@ -73,6 +75,7 @@ class TrainingSummary:
             "last_val_nats_per_char": self.last_val_loss,
             "last_val_bits_per_char": self.last_val_bits,
             "config": self.config,
+            "sizing": None if self.sizing is None else self.sizing.to_dict(),
         }
 
 

@@ -38,7 +38,7 @@ from charrnn.files import atomic_write, require_file
 from charrnn.model.config import ModelConfig, known_fields
 from charrnn.model.migrations import migrate
 from charrnn.model.network import CharRNN
-from charrnn.model.records import CorpusRecord, Progress, StepPlan, TrainingRecord, Validation
+from charrnn.model.records import CorpusRecord, Progress, Sizing, StepPlan, TrainingRecord, Validation
 from charrnn.model.safetensors_file import read_exported
 
 FORMAT = "charrnn-checkpoint"
@@ -111,6 +111,7 @@ class Checkpoint:
                 "rng": t.rng,
                 "history": [asdict(v) for v in t.history],
                 "replaying": [asdict(plan) for plan in t.replaying],
+                "sizing": None if t.sizing is None else t.sizing.to_dict(),
             }
         return raw
 
@@ -144,6 +145,7 @@ def _training_from_raw(t: dict[str, Any]) -> TrainingRecord:
             Validation(**known_fields(Validation, dict(v), "history")) for v in t.get("history") or ()
         ),
         replaying=_plans(t.get("replaying") or ()),
+        sizing=None if t.get("sizing") is None else Sizing.from_dict(dict(t["sizing"])),
     )
 
 

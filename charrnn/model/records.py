@@ -89,6 +89,38 @@ class CorpusRecord:
 
 
 @dataclass(frozen=True)
+class SizedWidth:
+    """One width the sizing weighed (train/sizing.py): its seconds per step on this machine
+    (probed, or fitted from the probes), the steps the budget buys it, its expected loss."""
+
+    width: int
+    seconds_per_step: float
+    steps: int
+    expected_loss: float  # nats/char: the sizing sweep's mean curve at `steps`
+    probed: bool
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How a run's network width was chosen: the width, and what every candidate would have had."""
+
+    width: int
+    budget_seconds: float
+    candidates: tuple[SizedWidth, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Sizing:
+        return cls(
+            width=int(d["width"]),
+            budget_seconds=float(d["budget_seconds"]),
+            candidates=tuple(SizedWidth(**c) for c in d["candidates"]),
+        )
+
+
+@dataclass(frozen=True)
 class TrainingRecord:
     config: dict[str, Any]  # TrainConfig's fields (train/config.py reads them back)
     precision: str  # as resolved: "fp32" or "bf16"
@@ -100,6 +132,7 @@ class TrainingRecord:
     history: tuple[Validation, ...] = ()
     # a replayed run (`charrnn train --replay`): the recorded plans still to adopt, each at its step
     replaying: tuple[StepPlan, ...] = ()
+    sizing: Sizing | None = None  # where the width was sized to the budget (train/sizing.py)
 
     @property
     def plan(self) -> StepPlan | None:

@@ -274,7 +274,10 @@ class Budget:
         run.plan = plan
         run.plans.append(plan)
         windows, chars, p = run.layout.windows_per_epoch, run.chars_per_step, run.progress
-        self.observers.on_message(describe(plan, windows, run.config.max_minutes, chars, resettled))
+        sized_width = run.sizing.width if run.sizing else None
+        self.observers.on_message(
+            describe(plan, windows, run.config.max_minutes, chars, resettled, sized_width=sized_width)
+        )
         self.observers.on_plan(PlanSettled(p.step, run.epoch, p.chars_seen, round(p.seconds, 3), plan))
 
     def _agree(self, stop: StopRequest, now: float, proposal: StepPlan | None) -> _Agreed:

@@ -38,7 +38,9 @@ class TrainConfig:
     # the network: the default network's (model/config.py)
     cell: str = ModelConfig.cell
     num_layers: int = ModelConfig.num_layers
-    hidden_size: int = ModelConfig.hidden_size
+    # None: sized to the budget where only --max-minutes limits a fresh GRU run (train/sizing.py),
+    # else ModelConfig's; a run's recorded configuration always holds the width it trained
+    hidden_size: int | None = None
     embed_size: int = ModelConfig.embed_size
     dropout: float = ModelConfig.dropout
     factors: int = ModelConfig.factors  # mrnn/mlstm factor size; 0 = hidden_size
@@ -113,7 +115,7 @@ class TrainConfig:
             vocab_size=vocab_size,
             cell=self.cell,
             num_layers=self.num_layers,
-            hidden_size=self.hidden_size,
+            hidden_size=ModelConfig.hidden_size if self.hidden_size is None else self.hidden_size,
             embed_size=self.embed_size,
             factors=self.factors,
             dropout=self.dropout,

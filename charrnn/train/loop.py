@@ -193,7 +193,13 @@ class Trainer:
         self.observers.on_start(run.started())
         if run.plan.settled:
             self.tell(
-                describe(run.plan, run.layout.windows_per_epoch, run.config.max_minutes, run.chars_per_step)
+                describe(
+                    run.plan,
+                    run.layout.windows_per_epoch,
+                    run.config.max_minutes,
+                    run.chars_per_step,
+                    sized_width=run.sizing.width if run.sizing else None,
+                )  # fmt: skip
             )
         if p.step >= run.plan.total_steps:
             self.tell(

@@ -108,8 +108,10 @@ def describe(
     budget_minutes: float | None,
     chars_per_step: int,
     resettled: bool = False,
+    sized_width: int | None = None,
 ) -> str:
-    """One line for people: what the plan is and why, and how often the run validates."""
+    """One line for people: what the plan is and why, and how often the run validates;
+    `sized_width`: the width sized to the budget, which the repeating command must name."""
     epochs = plan.total_steps / windows_per_epoch
     size = f"{plan.total_steps:,} steps ({epochs:.2f} epochs)"
     if resettled:
@@ -119,6 +121,7 @@ def describe(
         line = f"plan: {size}, as the replayed run settled it"
     elif plan.limited_by == "max_minutes":
         repeat = (
+            f"{'' if sized_width is None else f'--hidden {sized_width} '}"
             f"--max-steps {plan.total_steps} --max-minutes 0 repeats this run"
             if plan.decay_from is None
             else "the decay goes on from where it is; --replay RUN_DIR repeats this run"

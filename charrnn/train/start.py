@@ -22,7 +22,7 @@ from charrnn.model.checkpoint import Checkpoint, load_model
 from charrnn.model.grow import grown_weights
 from charrnn.model.network import CharRNN, State, count_parameters
 from charrnn.model.paths import resolve_checkpoint
-from charrnn.model.records import CorpusRecord, Progress, StepPlan, TrainingRecord, Validation
+from charrnn.model.records import CorpusRecord, Progress, Sizing, StepPlan, TrainingRecord, Validation
 from charrnn.runtime import bf16_support, choose_device, choose_precision, configure_threads, physical_cores
 from charrnn.train import distributed
 from charrnn.train.config import TrainConfig
@@ -30,6 +30,7 @@ from charrnn.train.observers import RunStarted
 from charrnn.train.plan import LIMITS, UNLIMITED, steps_asked_for
 from charrnn.train.run_config import ARCHITECTURE, check_start_options
 from charrnn.train.run_dir import existing_run, last_checkpoint_path
+from charrnn.train.sizing import describe_sizing, size_network, sized
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Run:
     plan: StepPlan  # the plan followed now
     plans: list[StepPlan] = field(default_factory=list)  # every plan settled so far, `plan` last
     replaying: list[StepPlan] = field(default_factory=list)  # a replay's recorded plans still to come
+    sizing: Sizing | None = None  # how the width was chosen, where it was sized to the budget
     progress: Progress = field(default_factory=Progress)
     history: list[Validation] = field(default_factory=list)
     carried: State | None = None  # this rank's streams' state after the last window
@@ -138,8 +140,12 @@ def start_run(
     precision, warning = run_precision(saved, config, device)
     train_ids, val_ids = corpus.split()
     layout = stream_layout(train_ids, config.batch_size, config.seq_len)
+    sizing = None
+    if sized(config, fresh=base is None and not replay, distributed=world.active):
+        sizing = size_network(config, corpus.vocab.size, train_ids, device, precision)
+    config = replace(config, hidden_size=sizing.width if sizing else config.model_config(1).hidden_size)
     model = CharRNN(config.model_config(corpus.vocab.size)).to(device)
-    notes = [*corpus.skipped, *([warning] if warning else [])]
+    notes = [*corpus.skipped, *([warning] if warning else []), *([describe_sizing(sizing)] if sizing else [])]
     if base is not None:
         model.load_state_dict(grown_weights(model, base.network.state_dict(), base.vocab.size))
         if added := corpus.vocab.chars[base.vocab.size :]:
@@ -173,6 +179,7 @@ def start_run(
             eval_every=config.eval_every,
         ),
         warnings=notes,
+        sizing=sizing,
     )
     if replay:
         run.plan, run.plans, run.replaying = replay[0], [replay[0]], list(replay[1:])
@@ -189,6 +196,7 @@ def _restore(run: Run, saved: TrainingRecord) -> None:
         run.carried = tuple(t[:, run.rows].to(run.device).float() for t in saved.carried_state)
     run.plans = [plan for plan in saved.plans if plan.settled]
     run.replaying = list(saved.replaying)
+    run.sizing = saved.sizing
     # a changed limit plans anew from here (the step recorded, so that a replay adopts it here too)
     run.plan = continued_plan(saved, run.config) or replace(run.plan, measured_at_step=saved.progress.step)
     run.resumed = True
@@ -217,6 +225,7 @@ def snapshot(run: Run, carried: State | None) -> Checkpoint:
             rng={"torch": torch.get_rng_state(), "cuda": cuda},
             history=tuple(run.history),
             replaying=tuple(run.replaying),
+            sizing=run.sizing,
         ),
     )
 

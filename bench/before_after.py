@@ -1,0 +1,126 @@
+"""The default `charrnn train` of two source trees side by side: the same texts, budgets and
+precision, the two runs of each pair at the same time with one thread each (so both see the
+same machine, however busy), then `charrnn perplexity` (exact) on each one's last.pt, by its
+own tree, on its validation part (never trained on).
+
+    git worktree add /tmp/before d3acfcb
+    python bench/before_after.py --before /tmp/before --after . \\
+        --corpus corpora/tinyshakespeare.txt other.txt --minutes 2 10 [--precision fp32] \\
+        --jsonl bench/before_after.jsonl [--extra "--hidden 256"]
+
+A row per run: tree, corpus, minutes, precision, the network's width, the steps, the command's
+wall seconds and their share of the budget, the last plan, validation nats/char.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from machine import describe_machine
+
+
+def _env(tree: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(tree.resolve())}
+
+
+def _start(tree: Path, corpus: Path, minutes: float, precision: str, extra: list[str], root: Path) -> tuple:
+    root.mkdir(parents=True)
+    command = [sys.executable, "-m", "charrnn", "train", str(corpus.resolve()), "--checkpoint-dir", "ck"]
+    command += ["--max-minutes", str(minutes), "--threads", "1", "--precision", precision, "--quiet", *extra]
+    log = (root / "stderr.txt").open("w")
+    # run from `root`: `python -m` puts the working directory before PYTHONPATH
+    return subprocess.Popen(command, cwd=root, env=_env(tree), stderr=log), time.perf_counter(), log
+
+
+def _row(
+    tree_name: str, tree: Path, corpus: Path, minutes: float, precision: str, root: Path, wall: float
+) -> dict:
+    last = root / "ck" / "last.pt"
+    measured = subprocess.run(
+        [sys.executable, "-m", "charrnn", "perplexity", "--checkpoint", str(last), "--json",
+         "--no-baselines"],
+        check=True, capture_output=True, cwd=root, env=_env(tree),
+    )  # fmt: skip
+    text = json.loads(measured.stdout)["texts"][0]
+    info = subprocess.run(
+        [sys.executable, "-m", "charrnn", "info", str(last), "--json"],
+        check=True, capture_output=True, cwd=root, env=_env(tree),
+    )  # fmt: skip
+    document = json.loads(info.stdout)
+    records = [json.loads(line) for line in (root / "ck" / "metrics.jsonl").read_text().splitlines() if line]
+    plans = [(r["step"], r["total_steps"]) for r in records if r["event"] == "plan"]
+    training = document["training"]
+    return {
+        "tree": tree_name,
+        "corpus": corpus.name,
+        "minutes": minutes,
+        "precision": training["precision"],
+        "width": document["model"]["hidden_size"],
+        "sizing": (training.get("sizing") or {}).get("width"),
+        "steps": training["step"],
+        "plans": plans,
+        "wall_seconds": round(wall, 1),
+        "budget_used": round(wall / (minutes * 60), 3),
+        "val_nats_per_char": text["nats_per_char"],
+        "val_chars": text["chars_scored"],
+        "plan_lines": [line for line in (root / "stderr.txt").read_text().splitlines() if "plan" in line][:3],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, required=True)
+    parser.add_argument("--after", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, nargs="+", required=True)
+    parser.add_argument("--minutes", type=float, nargs="+", required=True)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--extra", default="", help="options for both trees' runs")
+    parser.add_argument("--jsonl", type=Path, required=True, help="rows are appended as they come")
+    args = parser.parse_args()
+    machine = describe_machine()
+    extra = shlex.split(args.extra)
+    for minutes in args.minutes:
+        for corpus in args.corpus:
+            with tempfile.TemporaryDirectory() as tmp:
+                trees = {"before": args.before, "after": args.after}
+                started = {
+                    name: _start(tree, corpus, minutes, args.precision, extra, Path(tmp) / name)
+                    for name, tree in trees.items()
+                }
+                walls: dict[str, float] = {}
+                while len(walls) < len(started):  # each one's wall clock ends when it does
+                    for name, (process, start, log) in started.items():
+                        if name not in walls and process.poll() is not None:
+                            walls[name] = time.perf_counter() - start
+                            log.close()
+                            if process.returncode != 0:
+                                tail = (Path(tmp) / name / "stderr.txt").read_text()[-2000:]
+                                raise SystemExit(f"{name} failed: {tail}")
+                    time.sleep(0.2)
+                rows = [
+                    _row(name, tree, corpus, minutes, args.precision, Path(tmp) / name, walls[name])
+                    for name, tree in trees.items()
+                ]
+            with args.jsonl.open("a") as f:
+                for row in rows:
+                    f.write(json.dumps({**row, "options": args.extra, "machine": machine}) + "\n")
+            for r in rows:
+                print(
+                    f"{r['corpus']} {minutes:g} min {r['precision']} {r['tree']:>6}: 2x{r['width']} "
+                    f"{r['steps']:,} steps, {r['budget_used']:.0%} of the budget, "
+                    f"{r['val_nats_per_char']:.4f} nats/char",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
