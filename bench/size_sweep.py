@@ -20,7 +20,8 @@ A row of the output: corpus, width, options, steps, validation nats/char, chars 
     python bench/size_sweep.py --table bench/size_sweep.jsonl
 
 prints the rule's table (train/sizing.py's CURVES): per width and steps, the mean validation
-loss over the texts, where every text has that row (tests/test_sizing.py checks it).
+loss over the texts, where every text has that row, up to the steps where the shortest width's
+curve ends (tests/test_sizing.py checks it).
 """
 
 from __future__ import annotations
@@ -103,9 +104,12 @@ def table(rows_file: Path) -> str:
     cells: dict[tuple[int, int], dict[str, float]] = {}
     for r in rows:  # a later row of the same text, width and steps replaces an earlier one
         cells.setdefault((r["width"], r["steps"]), {})[r["corpus"]] = r["val_nats_per_char"]
+    complete = {cell: by_text for cell, by_text in cells.items() if set(by_text) == texts}
+    # every width's curve ends where the shortest one does, so that all extrapolate alike
+    cap = min(max(n for w, n in complete if w == width) for width in {w for w, _ in complete})
     curves: dict[int, list[str]] = {}
-    for (width, steps), by_text in sorted(cells.items()):
-        if set(by_text) == texts:
+    for (width, steps), by_text in sorted(complete.items()):
+        if steps <= cap:
             curves.setdefault(width, []).append(f"({steps}, {sum(by_text.values()) / len(texts):.4f})")
     body = "\n".join(f"    {w}: ({', '.join(points)})," for w, points in curves.items())
     return f"# over {len(texts)} texts: {', '.join(sorted(texts))}\nCURVES = {{\n{body}\n}}"

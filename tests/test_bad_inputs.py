@@ -459,6 +459,11 @@ CASES = [
         "--trial-minutes must be positive",
     ),
     Case(
+        "tune a refit as long as the study",
+        lambda w: ["tune", w.corpus, "--minutes", "5", "--refit-minutes", "5"],
+        "--refit-minutes must be in [0, --minutes)",
+    ),
+    Case(
         "tune a storage it cannot open",
         lambda w: ["tune", w.corpus, "--storage", "nosuchdb://x/y"],
         "cannot open the study storage nosuchdb://x/y",

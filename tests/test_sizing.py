@@ -60,9 +60,13 @@ def test_the_curves_are_the_sweeps_means_over_its_texts() -> None:
         cells[(r["width"], r["steps"])][r["corpus"]] = r["val_nats_per_char"]
     texts = {r["corpus"] for r in rows}
     assert len(texts) >= 3
+    complete = {cell: by_text for cell, by_text in cells.items() if set(by_text) == texts}
+    ends = defaultdict(int)
+    for width, steps in complete:
+        ends[width] = max(ends[width], steps)
     means: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for (width, steps), by_text in sorted(cells.items()):
-        if set(by_text) == texts:
+    for (width, steps), by_text in sorted(complete.items()):
+        if steps <= min(ends.values()):  # all curves end together
             means[width].append((steps, sum(by_text.values()) / len(by_text)))
     assert set(sizing.CURVES) == set(means)
     for width, points in means.items():
@@ -71,16 +75,19 @@ def test_the_curves_are_the_sweeps_means_over_its_texts() -> None:
             assert got == pytest.approx(want, abs=5e-5), width
 
 
-def test_expected_loss_meets_the_grid_and_falls_with_steps() -> None:
+def test_expected_loss_meets_the_grid_and_flattens_beyond_it() -> None:
     for width, points in sizing.CURVES.items():
         for steps, loss in points:
             assert sizing.expected_loss(width, steps) == pytest.approx(loss)
-        (n0, l0), (n1, l1) = points[-2:]
-        beyond = sizing.expected_loss(width, n1 * n1 / n0)  # one more grid interval, in log(steps)
-        assert beyond == pytest.approx(l1 + (l1 - l0))
-        assert beyond < l1
         between = sizing.expected_loss(width, (points[0][0] + points[1][0]) / 2)
         assert points[1][1] < between < points[0][1]
+        (n0, l0), (n1, l1), (n2, l2) = points[-3:]
+        ratio = (l1 - l2) / (l0 - l1)  # the grid doubles: the last two gains per doubling
+        once = sizing.expected_loss(width, 2 * n2)
+        assert once == pytest.approx(l2 - ratio * (l1 - l2))  # the next doubling gains `ratio` as much
+        twice = sizing.expected_loss(width, 4 * n2)
+        assert twice == pytest.approx(once - ratio**2 * (l1 - l2))
+        assert sizing.expected_loss(width, 1e9) > l2 - (l1 - l2) * ratio / (1 - ratio)  # bounded
 
 
 def test_equal_speeds_choose_the_widest_and_a_steep_cost_a_narrow_one() -> None:
@@ -94,22 +101,24 @@ def test_equal_speeds_choose_the_widest_and_a_steep_cost_a_narrow_one() -> None:
     assert all(c.steps == max(1, int(20 * sizing.TRAIN_SHARE / steep[c.width])) for c in short.candidates)
 
 
-def test_two_probes_fit_every_width() -> None:
-    widths = sorted(sizing.CURVES)
-    a, b = 0.01, 2e-7
-    fitted = sizing.fitted_seconds({widths[0]: a + b * widths[0] ** 2, widths[-1]: a + b * widths[-1] ** 2})
-    for w in widths:
-        assert fitted[w] == pytest.approx(a + b * w * w)
+def test_the_probes_fit_every_width_on_a_power_law_per_segment() -> None:
+    def seconds(w: int) -> float:  # steeper above 256 than below
+        return 1e-3 * w**1.5 if w <= 256 else 1e-3 * 256**1.5 * (w / 256) ** 2
+
+    fitted = sizing.fitted_seconds({w: seconds(w) for w in sizing.PROBED})
+    assert set(fitted) == set(sizing.CURVES)
+    for w in sizing.CURVES:
+        assert fitted[w] == pytest.approx(seconds(w)), w
 
 
 def test_a_sized_run_records_prints_and_builds_the_chosen_width(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     widths = sorted(sizing.CURVES)
-    probe = fake_probe({widths[0]: 0.05, widths[-1]: 0.05})  # equal speeds: the widest
+    probe = fake_probe(dict.fromkeys(sizing.PROBED, 0.05))  # equal speeds: the widest
     monkeypatch.setattr(sizing, "probe_seconds", probe)
     run = start_run(sized_config(tmp_path), resume=False, init_from=None, force=False)
-    assert probe.calls == [widths[0], widths[-1]]
+    assert probe.calls == list(sizing.PROBED)
     assert run.sizing is not None and run.sizing.width == widths[-1]
     assert run.model.config.hidden_size == widths[-1] == run.config.hidden_size
     assert any(f"--hidden {widths[-1]}" in w and "sized" in w for w in run.warnings)
@@ -164,8 +173,7 @@ def test_no_sizing_where_the_budget_does_not_decide(
 
 
 def test_info_shows_the_sizing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    widths = sorted(sizing.CURVES)
-    monkeypatch.setattr(sizing, "probe_seconds", fake_probe({widths[0]: 0.001, widths[-1]: 1.0}))
+    monkeypatch.setattr(sizing, "probe_seconds", fake_probe({w: 1e-8 * w**3 for w in sizing.PROBED}))
     run = start_run(sized_config(tmp_path), resume=False, init_from=None, force=False)
     path = tmp_path / "x.pt"
     snapshot(run, None).save(path)

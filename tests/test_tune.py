@@ -60,12 +60,13 @@ def corpus(tmp_path: Path) -> Path:
     return path
 
 
-def tune_config(corpus: Path, tmp_path: Path, minutes: float) -> TuneConfig:
+def tune_config(corpus: Path, tmp_path: Path, minutes: float, refit_minutes: float = 0.0) -> TuneConfig:
     return TuneConfig(
         corpus=(str(corpus),),
         run_dir=str(tmp_path / "tune"),
         minutes=minutes,
         trial_minutes=0.03,
+        refit_minutes=refit_minutes,
         threads=1,
         device="cpu",
         precision="fp32",
@@ -195,6 +196,8 @@ def test_the_cli_prints_the_table_the_command_and_json(
         "0.34",
         "--trial-minutes",
         "0.03",
+        "--refit-minutes",
+        "0",
     ]
     result = invoke(*args, "--threads", "1", "--precision", "fp32")
     assert result.exit_code == 0, result.stderr
@@ -241,3 +244,27 @@ def test_a_corpus_that_cannot_be_read_is_one_line_before_any_trial(tmp_path: Pat
     with pytest.raises(study.CharRNNError, match="empty"):
         tune(tune_config(empty, tmp_path, minutes=1.0))
     assert not (tmp_path / "tune").exists()
+
+
+@pytest.mark.slow
+def test_the_refit_trains_the_best_recipe_with_what_is_left(
+    tiny_space: None, corpus: Path, tmp_path: Path
+) -> None:
+    # 21 s of study time, 10 s counted a trial: two search trials, then the refit with the last 1 s
+    result = tune(tune_config(corpus, tmp_path, minutes=0.35, refit_minutes=1 / 60))
+    search, refit = result.trials[:2], result.trials[2]
+    assert len(result.trials) == 3 and not any(t.refit for t in search)
+    best_search = min((t for t in search if t.state == "COMPLETE"), key=lambda t: t.value)
+    assert refit.refit and refit.state == "COMPLETE" and refit.params == best_search.params
+    assert refit.minutes == pytest.approx(1 / 60, rel=1e-6)
+    assert result.best is not None and result.best.value == min(
+        t.value for t in result.trials if t.value is not None
+    )
+    # done: the same command again starts nothing
+    again = tune(tune_config(corpus, tmp_path, minutes=0.35, refit_minutes=1 / 60))
+    assert len(again.trials) == 3
+
+
+def test_a_refit_longer_than_the_study_is_one_line(corpus: Path) -> None:
+    with pytest.raises(study.ConfigError, match=r"--refit-minutes must be in \[0, --minutes\)"):
+        TuneConfig(corpus=(str(corpus),), minutes=10, refit_minutes=10)

@@ -33,6 +33,10 @@ def tune_command(
             help="Each trial's budget (the last ones get what is left). Default: max(2, minutes / 6)."
         ),
     ] = None,
+    refit_minutes: Annotated[
+        float | None,
+        typer.Option(help="The last trial's budget: the best recipe again. Default: minutes/3; 0: none."),
+    ] = None,
     checkpoint_dir: Annotated[
         Path, typer.Option(help="The study's directory: its journal, trials/NNN, best.pt.")
     ] = Path("checkpoints/tune"),
@@ -72,6 +76,7 @@ def tune_command(
             run_dir=str(checkpoint_dir),
             minutes=minutes,
             trial_minutes=trial_minutes,
+            refit_minutes=refit_minutes,
             storage=storage,
             study_name=study,
             seed=seed,
@@ -119,7 +124,7 @@ def trials_table(result: TuneResult) -> Table:
             for k in names
         ]
         table.add_row(
-            str(t.number) + (" *" if best else ""),
+            str(t.number) + (" refit" if t.refit else "") + (" *" if best else ""),
             t.state.lower(),
             "" if t.value is None else f"{t.value:.4f}",
             "" if t.minutes is None else f"{t.minutes:.1f}",

@@ -1,7 +1,9 @@
 """A study: trials of `charrnn train` on one corpus until the study's minutes are spent.
 
-Each trial is an in-process training run (train/loop.py's `train`) in RUN_DIR/trials/NNN, with
-its budget the smaller of --trial-minutes and the study's time left; it reports its validation
+Each trial is an in-process training run (train/loop.py's `train`) in RUN_DIR/trials/NNN. The
+search trials (the default recipe first) have --trial-minutes each while the study's time
+beyond the refit allows; the refit, last, trains the best recipe so far with all the time left
+(--refit-minutes, a third of the study by default), unpruned. A search trial reports its validation
 losses to Optuna at each tenth of its budget (the key: the percent of its budget gone), and a
 trial that the median pruner finds behind the others at the same point is stopped there. The
 study's time is the trial time of all its trials, every invocation and process together, so a
@@ -44,7 +46,8 @@ class TuneConfig:
     corpus: tuple[str, ...]
     run_dir: str = "checkpoints/tune"
     minutes: float = 60.0  # the study's trial time, every trial together
-    trial_minutes: float | None = None  # None: max(2, minutes / 6)
+    trial_minutes: float | None = None  # a search trial's budget; None: max(2, minutes / 9)
+    refit_minutes: float | None = None  # the last trial's: the best recipe again; None: minutes / 3
     storage: str | None = None  # an Optuna storage URL; None: a journal file in run_dir
     study_name: str = "charrnn"
     seed: int = 1234
@@ -59,12 +62,19 @@ class TuneConfig:
         for name, value in (("--minutes", self.minutes), ("--trial-minutes", self.trial_minutes)):
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{name} must be positive, not {value}")
+        refit = self.refit_minutes
+        if refit is not None and not (0 <= refit < self.minutes and math.isfinite(refit)):
+            raise ConfigError(f"--refit-minutes must be in [0, --minutes), not {refit}")
         check_choice("--device", self.device, DEVICES)
         check_choice("--precision", self.precision, PRECISIONS)
 
     @property
     def trial_seconds(self) -> float:
-        return 60 * (self.trial_minutes if self.trial_minutes is not None else max(2.0, self.minutes / 6))
+        return 60 * (self.trial_minutes if self.trial_minutes is not None else max(2.0, self.minutes / 9))
+
+    @property
+    def refit_seconds(self) -> float:
+        return 60 * (self.refit_minutes if self.refit_minutes is not None else self.minutes / 3)
 
     @property
     def storage_url(self) -> str:
@@ -82,6 +92,7 @@ class TrialRow:
     minutes: float | None  # its budget
     command: str | None  # the `charrnn train` command that repeats its recipe
     checkpoint_dir: str | None
+    refit: bool = False  # the best recipe trained again with the study's last minutes
 
 
 @dataclass(frozen=True)
@@ -141,8 +152,10 @@ def seconds_spent(study: Any, now: float) -> float:
 class _Reporter(TrainObserver):
     """Reports a trial's validations to Optuna and stops it once the pruner says so."""
 
-    def __init__(self, trial: Any, seconds: float, stop: StopRequest, tell: Callable[[str], None]) -> None:
-        self.trial, self.seconds, self.stop, self.tell = trial, seconds, stop, tell
+    def __init__(
+        self, trial: Any, seconds: float, stop: StopRequest, tell: Callable[[str], None], prune: bool = True
+    ) -> None:
+        self.trial, self.seconds, self.stop, self.tell, self.prune = trial, seconds, stop, tell, prune
         self.reported: set[int] = set()
         self.pruned = False
 
@@ -156,13 +169,13 @@ class _Reporter(TrainObserver):
             return
         self.reported.add(key)
         self.trial.report(v.val_loss, key)
-        if self.trial.should_prune():
+        if self.prune and self.trial.should_prune():
             self.pruned = True
             self.tell(f"trial {self.trial.number}: pruned at {key}% of its budget (behind the median)")
             self.stop.request()
 
     def on_message(self, text: str) -> None:
-        if text.startswith(("network sized", "plan:")):
+        if text.startswith("network sized") or (text.startswith("plan:") and "re-settled" not in text):
             self.tell(f"trial {self.trial.number}: {text}")
 
 
@@ -184,14 +197,14 @@ def tune(
     user = stop or StopRequest()
     interrupted, failures = False, 0
     with stop_on_signals(user):
-        while not user.requested:
-            left = config.minutes * 60 - seconds_spent(study, time.time())
-            if left < MIN_TRIAL_SECONDS:
-                break
+        while not user.requested and (next_trial := _next_budget(study, config)) is not None:
+            seconds, refit = next_trial
+            if refit:  # the best recipe so far, trained with what is left
+                best = _best_trial(study)
+                study.enqueue_trial(best.params, user_attrs={"refit": True, "refit_of": best.number})
             trial = study.ask()
-            seconds = min(config.trial_seconds, left)
             try:
-                state, value = _run_trial(config, trial, seconds, user, tell, observers)
+                state, value = _run_trial(config, trial, seconds, user, tell, observers, prune=not refit)
             except CharRNNError as e:  # this recipe cannot train here (a window longer than the text…)
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 tell(f"trial {trial.number}: failed: {e}")
@@ -213,6 +226,25 @@ def tune(
     return _result(study, config, interrupted)
 
 
+def _next_budget(study: Any, config: TuneConfig) -> tuple[float, bool] | None:
+    """The next trial's budget in seconds and whether it is the refit, or None: the study is done.
+    Search trials take --trial-minutes while the time left beyond the refit's allows at least
+    half of one; then the refit takes everything left."""
+    left = config.minutes * 60 - seconds_spent(study, time.time())
+    trials = study.get_trials(deepcopy=False)
+    refit_due = config.refit_seconds > 0 and not any(
+        t.user_attrs.get("refit") and t.state.name == "COMPLETE" for t in trials
+    )
+    search = left - (config.refit_seconds if refit_due else 0.0)
+    if search >= max(MIN_TRIAL_SECONDS, config.trial_seconds / 2):
+        return min(config.trial_seconds, search), False
+    if refit_due and _best_trial(study) is not None and left >= MIN_TRIAL_SECONDS:
+        return left, True
+    if not refit_due and left >= MIN_TRIAL_SECONDS:
+        return min(config.trial_seconds, left), False
+    return None
+
+
 def _run_trial(
     config: TuneConfig,
     trial: Any,
@@ -220,6 +252,7 @@ def _run_trial(
     user: StopRequest,
     tell: Callable[[str], None],
     observers: Sequence[TrainObserver],
+    prune: bool = True,
 ) -> tuple[str, float | None]:
     """("complete" and the best validation loss) or ("pruned" | "interrupted", None)."""
     directory = Path(config.run_dir) / "trials" / f"{trial.number:03d}"
@@ -238,9 +271,10 @@ def _run_trial(
     )
     trial.set_user_attr("minutes", seconds / 60)
     trial.set_user_attr("checkpoint_dir", str(directory))
-    tell(f"trial {trial.number}: {_describe_params(trial.params)}, {seconds / 60:.1f} minutes")
+    kind = "the refit of the best recipe" if not prune else _describe_params(trial.params)
+    tell(f"trial {trial.number}: {kind}, {seconds / 60:.1f} minutes")
     trial_stop = _TrialStop(user)
-    reporter = _Reporter(trial, seconds, trial_stop, tell)
+    reporter = _Reporter(trial, seconds, trial_stop, tell, prune)
     result = train(train_config, [reporter, *observers], force=True, stop=trial_stop)
     trained = _trained_config(directory)
     if trained is not None:
@@ -306,6 +340,7 @@ def _result(study: Any, config: TuneConfig, interrupted: bool) -> TuneResult:
             minutes=t.user_attrs.get("minutes"),
             command=t.user_attrs.get("command"),
             checkpoint_dir=t.user_attrs.get("checkpoint_dir"),
+            refit=bool(t.user_attrs.get("refit")),
         )
         for t in study.get_trials(deepcopy=False)
     )
