@@ -1,7 +1,8 @@
 """The default `charrnn train` of two source trees side by side: the same texts, budgets and
 precision, the two runs of each pair at the same time with one thread each (so both see the
 same machine, however busy), then `charrnn perplexity` on each one's last.pt, by its own tree,
-on its validation part (never trained on): exact, and in 16 warmed segments beside it.
+on its validation part (never trained on): in 16 warmed segments, and exact (the state carried
+across the whole part, at batch 1: slow) where the part is at most --exact-max-chars long.
 
     git worktree add /tmp/before d3acfcb
     python bench/before_after.py --before /tmp/before --after . \\
@@ -42,21 +43,31 @@ def _start(tree: Path, corpus: Path, minutes: float, precision: str, extra: list
 
 
 def _row(
-    tree_name: str, tree: Path, corpus: Path, minutes: float, precision: str, root: Path, wall: float
+    tree_name: str,
+    tree: Path,
+    corpus: Path,
+    minutes: float,
+    precision: str,
+    root: Path,
+    wall: float,
+    exact_max_chars: int,
 ) -> dict:
     last = root / "ck" / "last.pt"
-    measured = subprocess.run(
-        [sys.executable, "-m", "charrnn", "perplexity", "--checkpoint", str(last), "--json",
-         "--no-baselines"],
-        check=True, capture_output=True, cwd=root, env=_env(tree),
-    )  # fmt: skip
-    text = json.loads(measured.stdout)["texts"][0]
+    exact = None
+    if exact_max_chars:
+        measured = subprocess.run(
+            [sys.executable, "-m", "charrnn", "perplexity", "--checkpoint", str(last), "--json",
+             "--no-baselines"],
+            check=True, capture_output=True, cwd=root, env=_env(tree),
+        )  # fmt: skip
+        exact = json.loads(measured.stdout)["texts"][0]["nats_per_char"]
     segmented = subprocess.run(
         [sys.executable, "-m", "charrnn", "perplexity", "--checkpoint", str(last), "--json",
          "--no-baselines", "--segments", "16"],
         check=True, capture_output=True, cwd=root, env=_env(tree),
     )  # fmt: skip
-    in_segments = json.loads(segmented.stdout)["texts"][0]["nats_per_char"]
+    text = json.loads(segmented.stdout)["texts"][0]
+    in_segments = text["nats_per_char"]
     info = subprocess.run(
         [sys.executable, "-m", "charrnn", "info", str(last), "--json"],
         check=True, capture_output=True, cwd=root, env=_env(tree),
@@ -76,11 +87,16 @@ def _row(
         "plans": plans,
         "wall_seconds": round(wall, 1),
         "budget_used": round(wall / (minutes * 60), 3),
-        "val_nats_per_char": text["nats_per_char"],
+        "val_nats_per_char": exact,  # exact: the state carried across the whole part (None: not run)
         "val_16_segments": in_segments,  # as a run's last validation reads it where exact costs too much
         "val_chars": text["chars_scored"],
         "plan_lines": [line for line in (root / "stderr.txt").read_text().splitlines() if "plan" in line][:3],
     }
+
+
+def _val_chars(corpus: Path) -> int:
+    """About the validation part's characters (the default --val-frac of the text)."""
+    return int(len(corpus.read_text(encoding="utf-8")) * 0.1)
 
 
 def main() -> None:
@@ -92,6 +108,10 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--extra", default="", help="options for both trees' runs")
     parser.add_argument("--jsonl", type=Path, required=True, help="rows are appended as they come")
+    parser.add_argument(
+        "--exact-max-chars", type=int, default=200_000,
+        help="the exact perplexity only on validation parts up to this long (batch 1 is slow)",
+    )  # fmt: skip
     args = parser.parse_args()
     machine = describe_machine()
     extra = shlex.split(args.extra)
@@ -116,8 +136,9 @@ def main() -> None:
                 with ThreadPoolExecutor(len(trees)) as pool:  # both measured at once, as they trained
                     futures = [
                         pool.submit(
-                            _row, name, tree, corpus, minutes, args.precision, Path(tmp) / name, walls[name]
-                        )
+                            _row, name, tree, corpus, minutes, args.precision, Path(tmp) / name, walls[name],
+                            args.exact_max_chars if _val_chars(corpus) <= args.exact_max_chars else 0,
+                        )  # fmt: skip
                         for name, tree in trees.items()
                     ]
                     rows = [f.result() for f in futures]
@@ -128,7 +149,7 @@ def main() -> None:
                 print(
                     f"{r['corpus']} {minutes:g} min {r['precision']} {r['tree']:>6}: 2x{r['width']} "
                     f"{r['steps']:,} steps, {r['budget_used']:.0%} of the budget, "
-                    f"{r['val_nats_per_char']:.4f} nats/char",
+                    f"{r['val_nats_per_char'] or r['val_16_segments']:.4f} nats/char",
                     file=sys.stderr,
                     flush=True,
                 )
