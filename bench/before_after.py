@@ -30,7 +30,8 @@ from machine import describe_machine
 
 
 def _env(tree: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(tree.resolve())}
+    # one thread each: the pair's two processes share the cores (perplexity takes all by default)
+    return {**os.environ, "PYTHONPATH": str(tree.resolve()), "OMP_NUM_THREADS": "1"}
 
 
 def _start(tree: Path, corpus: Path, minutes: float, precision: str, extra: list[str], root: Path) -> tuple:

@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 
 import torch
-
 from machine import describe_machine
 
 
@@ -53,7 +52,8 @@ def main() -> None:
     corpus = load_corpus((args.corpus,))
     train_ids, _ = corpus.split()
     print(describe_machine())
-    print("| precision | budget (min) | steps the budget buys each width | chosen | " + " | ".join(texts) + " |")
+    head = "| precision | budget (min) | steps the budget buys each width | chosen | "
+    print(head + " | ".join(texts) + " |")
     print("| --- | ---: | --- | ---: |" + " --- |" * len(texts))
     precisions = ["bf16", "fp32"] if bf16_support(torch.device("cpu")).runs else ["fp32"]
     for precision in precisions:
