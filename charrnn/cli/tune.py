@@ -89,7 +89,11 @@ def tune_command(
         if as_json:
             print_json(_document(result))
         else:
-            err_console.print(trials_table(result))
+            # a log file gets the whole table, not one cut to 80 columns
+            from rich.console import Console
+
+            wide = err_console if err_console.is_terminal else Console(stderr=True, width=200)
+            wide.print(trials_table(result))
         if result.best is not None:
             tell(f"best: trial {result.best.number}, {result.best.value:.4f} nats/char")
             if result.best.command:
